@@ -22,6 +22,8 @@ _LAZY = {
     "ws2_fe_te": "motifkit.data._presets",
     "pentagon_tiling": "motifkit.data._presets",
     "twisted_bilayer": "motifkit.data._presets",
+    "graphene": "motifkit.data._presets",
+    "random_bravais": "motifkit.data._presets",
     "PRESETS": "motifkit.data._presets",
 }
 
