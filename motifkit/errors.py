@@ -14,6 +14,7 @@ __all__ = [
     "ParameterError",
     "NotEnoughDataError",
     "MissingDependencyError",
+    "MissingFileError",
 ]
 
 
@@ -77,3 +78,24 @@ def require(module: str, extra: str, purpose: str = ""):
         return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - depends on environment
         raise MissingDependencyError(module.split(".")[0], extra, purpose) from exc
+
+
+class MissingFileError(FileFormatError, FileNotFoundError):
+    """A file to read does not exist (also a :class:`FileNotFoundError`).
+
+    Parameters
+    ----------
+    message : str
+        What is missing and how to fix it.
+    filename : str, optional
+        The missing path (``.filename`` like any :class:`FileNotFoundError`).
+    """
+
+    def __init__(self, message: str, filename: str | None = None):
+        super().__init__(message)
+        self.errno = 2  # ENOENT
+        self.strerror = message
+        self.filename = filename
+
+    def __str__(self) -> str:
+        return self.strerror
