@@ -24,6 +24,7 @@ _LAZY = {
     # containers and I/O
     "Micrograph": ("motifkit.micrograph", "Micrograph"),
     "read": ("motifkit.io", "read"),
+    "write": ("motifkit.io", "write"),
     # subpackages
     "io": ("motifkit.io", None),
     "simulate": ("motifkit.simulate", None),

@@ -183,7 +183,9 @@ class LabelComparison:
         lines = [
             "comparison with the reference annotation",
             "-----------------------------------------",
-            f"columns: {self.match}",
+            f"columns: {self.match}"
+            + (f"; {self.extra['n_detected_outside_annotated_box']} detections outside the annotated box not judged"
+               if self.extra.get("n_detected_outside_annotated_box") else ""),
             "motif -> reference class (majority): "
             + ", ".join(f"{m}->{self.class_names.get(c, c)}" for m, c in sorted(self.motif_to_class.items())),
             f"macro-F1 over {', '.join(names)}: {self.macro_f1:.3f}",
@@ -205,7 +207,7 @@ def compare_with_reference(
     """Compare an analysis with a sample's reference positions and labels.
 
     Columns are matched within ``tolerance_factor`` x the reference nearest-neighbour
-    distance; each motif is mapped to the reference class most of its matched columns
+    distance (precision counts only detections inside the annotated bounding box); each motif is mapped to the reference class most of its matched columns
     carry; the confusion matrix and macro-F1 are computed over ``classes``.
 
     Parameters
@@ -216,7 +218,15 @@ def compare_with_reference(
     """
     tolerance = tolerance_factor * nearest_neighbour_distance(sample.positions)
     positions = np.vstack([analysis.positions, analysis.border_positions]) if len(analysis.border_positions) else analysis.positions
-    match = match_positions(positions, sample.positions, tolerance)
+    # Annotations often leave a border strip unlabelled: detections outside the annotated
+    # box cannot be judged, so precision counts only detections inside it.
+    low = np.asarray(sample.positions).min(axis=0) - tolerance
+    high = np.asarray(sample.positions).max(axis=0) + tolerance
+    inside = np.all((positions >= low) & (positions <= high), axis=1)
+    inside_index = np.flatnonzero(inside)
+    match = match_positions(positions[inside], sample.positions, tolerance)
+    match.detected_index = inside_index[match.detected_index]
+    extra = {"n_detected_outside_annotated_box": int((~inside).sum())}
     analysed = match.detected_index < len(analysis.positions)
     predicted_motif = analysis.labels[match.detected_index[analysed]]
     true_class = np.asarray(sample.labels)[match.reference_index[analysed]].astype(int)
@@ -230,4 +240,5 @@ def compare_with_reference(
         confusion=matrix,
         macro_f1=macro_f1(matrix),
         motif_to_class=mapping,
+        extra=extra,
     )

@@ -281,13 +281,13 @@ def test_estimate_lattice_spacing_fails_without_structure():
 
 
 def test_suggest_patch_size_mapping():
-    assert suggest_patch_size(8.57) == 13  # 1.5 x 8.57 = 12.9 -> 13
-    assert suggest_patch_size(16.45) == 25  # 24.7 -> 25
+    assert suggest_patch_size(8.57) == 11  # 1.25 x 8.57 = 10.7 -> 11
+    assert suggest_patch_size(16.45) == 21  # 20.6 -> 21
     assert suggest_patch_size(16.45, scale=1.0) == 17
     assert suggest_patch_size(2.0) == 5  # min_size
     for spacing in np.linspace(3, 40, 50):
         side = suggest_patch_size(spacing)
-        assert side % 2 == 1 and side >= 1.5 * spacing - 1e-9
+        assert side % 2 == 1 and side >= 1.25 * spacing - 1e-9
         # the inscribed disk encloses a honeycomb's first shell (a / sqrt(3))
         assert side / 2 > spacing / np.sqrt(3)
     image, _ = gaussian_lattice()
