@@ -231,6 +231,7 @@ def analyze(
     *,
     pixel_size: float | None = None,
     patch_size: int | None = None,
+    positions=None,
     n_max: int = 10,
     rotation_invariant: bool = True,
     projection: str = "inner",
@@ -252,6 +253,9 @@ def analyze(
     patch_size : int, optional
         Patch side in pixels (odd). Default: :func:`motifkit.suggest_patch_size` of the
         lattice spacing estimated from the image autocorrelation.
+    positions : ndarray, shape (N, 2), optional
+        Centres (x, y) in pixels to analyse instead of finding columns, e.g. super-cell
+        centres found at a coarser scale or curated columns.
     n_max : int
         Highest Zernike order (10 gives 66 real features).
     rotation_invariant : bool
@@ -305,13 +309,19 @@ def analyze(
         steps.update(1)
 
     with timer("columns"):
-        spacing = float(estimate_lattice_spacing(micrograph.data))
+        spacing = None
         if patch_size is None:
+            spacing = float(estimate_lattice_spacing(micrograph.data))
             patch_size = int(suggest_patch_size(spacing))
         elif int(patch_size) < 3 or int(patch_size) % 2 == 0:
             raise ParameterError(f"patch_size must be an odd integer >= 3, got {patch_size}.")
         patch_size = int(patch_size)
-        found = find_columns(micrograph, verbose=False, **column_options)
+        if positions is None:
+            found = find_columns(micrograph, verbose=False, **column_options)
+        else:
+            found = np.asarray(positions, dtype=float).reshape(-1, 2)
+            if not np.isfinite(found).all():
+                raise ParameterError("positions contain NaN/inf; pass finite (x, y) pixel centres.")
     if len(found) == 0:
         raise NotEnoughDataError(
             "No atom columns were found. Check that the image shows atom columns as bright "
@@ -320,7 +330,8 @@ def analyze(
     advance("patches")
 
     with timer("patches"):
-        patch_set = extract_patches(micrograph, found, patch_size)
+        # analyze() reports the border columns itself, once, below.
+        patch_set = extract_patches(micrograph, found, patch_size, warn=False)
     patches = patch_set.patches
     positions = np.asarray(found)[patch_set.kept]
     border_positions = np.asarray(found)[patch_set.dropped]
@@ -360,6 +371,7 @@ def analyze(
     parameters = {
         "patch_size": patch_size,
         "lattice_spacing_px": spacing,
+        "positions_given": positions is not None,
         "n_max": int(n_max),
         "rotation_invariant": bool(rotation_invariant),
         "projection": projection,
@@ -403,7 +415,7 @@ def text_report(analysis: MotifAnalysis) -> str:
         "motifkit analysis report",
         "========================",
         f"image:            {m.source or '(array)'}  {m.shape[1]} x {m.shape[0]} px, {cal}",
-        f"lattice spacing:  {analysis.parameters['lattice_spacing_px']:.2f} px",
+        f"lattice spacing:  {analysis.parameters['lattice_spacing_px'] or float('nan'):.2f} px",
         f"patch size:       {analysis.parameters['patch_size']} px",
         f"columns:          {s['n_columns_found']} found, {s['n_columns_analysed']} analysed, "
         f"{s['n_columns_at_border']} at the border (not analysed)",

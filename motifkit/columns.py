@@ -375,8 +375,9 @@ def estimate_lattice_spacing(image, *, max_size: int = SPACING_CROP, return_prof
         )
     # the highest peak, or a shell inside it that is nearly as high (a lattice's
     # first shell, when a farther one wins by a statistical whisker)
-    highest = profile[candidates].max()
-    peak = int(candidates[profile[candidates] >= SPACING_PEAK_TOLERANCE * highest][0])
+    # heights above the first-minimum baseline: the profile itself may be negative there
+    heights = profile[candidates] - profile[start]
+    peak = int(candidates[heights >= SPACING_PEAK_TOLERANCE * heights.max()][0])
     left, mid, right = profile[peak - 1], profile[peak], profile[peak + 1]
     curvature = left - 2 * mid + right
     offset = 0.5 * (left - right) / curvature if curvature < 0 else 0.0

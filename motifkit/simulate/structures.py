@@ -345,7 +345,7 @@ class Structure:
         if not self.periodic:
             raise ParameterError("tile() needs a periodic unit cell; this structure is finite.")
         cells = np.asarray(cells, dtype=np.int64).reshape(-1, 2)
-        k, m, n = len(cells), self.n_columns, self.n_atoms
+        k, m = len(cells), self.n_columns
         if k * m > _MAX_COLUMNS:
             raise ParameterError(
                 f"Tiling would create {k * m} columns (limit {_MAX_COLUMNS}); use a smaller "
