@@ -30,7 +30,6 @@ _LAZY = {
     "simulate": ("motifkit.simulate", None),
     "data": ("motifkit.data", None),
     "cells": ("motifkit.cells", None),
-    "learn": ("motifkit.learn", None),
     "batch": ("motifkit.batch", None),
     "figures": ("motifkit.figures", None),
     # core pipeline

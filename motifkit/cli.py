@@ -1,4 +1,4 @@
-"""The ``motifkit`` command line: ``motifkit demo | analyze | simulate | info``.
+"""The ``motifkit`` command line: ``motifkit demo | analyze | simulate | info | batch``.
 
 Run ``motifkit --help`` or ``motifkit COMMAND --help`` for details.
 """
@@ -21,6 +21,7 @@ Examples:
   motifkit analyze image.dm4 -o results   full motif analysis of your own image
   motifkit info image.dm4                 shape, calibration and metadata of a file
   motifkit simulate mose2_with_vacancies -o sim.npz --seed 1
+  motifkit batch images/ -o results       analyse a folder of micrographs on Dask
 """
 
 
@@ -129,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--frame", type=int, default=None, help="frame index for image stacks")
     info.add_argument("--metadata", action="store_true", help="also print all metadata as JSON")
     info.set_defaults(func=_cmd_info)
+
+    from .batch import add_batch_parser
+
+    add_batch_parser(sub)
     return parser
 
 

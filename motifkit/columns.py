@@ -1112,6 +1112,8 @@ def find_columns(
     random_state=0,
     return_info: bool = False,
     verbose: bool = False,
+    noise_sigma: float | None = None,
+    intensity_range: tuple[float, float] | None = None,
 ):
     """Find atom columns and return their sub-pixel positions.
 
@@ -1176,6 +1178,15 @@ def find_columns(
         bare positions array.
     verbose : bool
         Show a progress bar over the steps.
+    noise_sigma : float, optional
+        ``threshold="auto"``: noise standard deviation of the (background-corrected)
+        image, in image units; default :func:`estimate_noise_sigma` of this image.
+        Tiled processing (:func:`motifkit.batch.find_columns_tiled`) measures it once
+        on the whole image and passes it to every tile, so the tiles agree.
+    intensity_range : (float, float), optional
+        ``threshold="auto"``: the 0.1 and 99.9 percentiles of the smoothed image that
+        set the 1 % contrast floor; default: measured on this image. Passed globally by
+        tiled processing for the same reason.
 
     Returns
     -------
@@ -1221,6 +1232,12 @@ def find_columns(
         )
     min_separation = _positive(min_separation, "min_separation", allow_none=True)
     refine_radius = _positive(refine_radius, "refine_radius", allow_none=True)
+    if noise_sigma is not None and not (math.isfinite(float(noise_sigma)) and float(noise_sigma) >= 0):
+        raise ParameterError(f"noise_sigma must be a finite number >= 0, got {noise_sigma!r}.")
+    if intensity_range is not None and (
+        len(intensity_range) != 2 or not all(math.isfinite(float(v)) for v in intensity_range)
+    ):
+        raise ParameterError(f"intensity_range must be two finite numbers (low, high), got {intensity_range!r}.")
     resolved = dict(
         smoothing=smoothing if isinstance(smoothing, str) or smoothing is None else "callable",
         lowpass_fraction=lowpass_fraction,
@@ -1251,7 +1268,11 @@ def find_columns(
             spectrum_cache.append(_signal_bandwidth(work))
         return spectrum_cache[0]
 
+    given_noise_sigma = noise_sigma  # the name is reused below for the smoothed noise
+
     def noise_fn() -> float:
+        if given_noise_sigma is not None:
+            return float(given_noise_sigma)
         return spectrum_stats()[0]
 
     def bandwidth_fn() -> float:
@@ -1289,7 +1310,10 @@ def find_columns(
                 noise_gain = _noise_gain(work, smoothed)
             sigma_smooth = sigma_raw * math.sqrt(noise_gain)
             score = values - _local_floor(smoothed, rows, cols, 1.5 * min_separation)
-            low, high = np.percentile(smoothed, [0.1, 99.9])
+            if intensity_range is None:
+                low, high = np.percentile(smoothed, [0.1, 99.9])
+            else:
+                low, high = (float(v) for v in intensity_range)
             threshold_value = max(AUTO_THRESHOLD_SIGMAS * sigma_smooth, AUTO_THRESHOLD_MIN_CONTRAST * (high - low))
             threshold_method = "auto"
             noise_sigma = sigma_smooth
