@@ -115,6 +115,8 @@ class TSNELayout(TransformerMixin, BaseEstimator):
     learning_rate : float or "auto", default "auto"
     early_exaggeration : float, default 12
     init : {"pca", "random"}, default "pca"
+    method : {"barnes_hut", "exact"}, default "barnes_hut"
+        scikit-learn's gradient method; "exact" is O(N^2), for small N only.
     random_state : None, int or Generator
 
     Attributes
@@ -131,13 +133,14 @@ class TSNELayout(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, perplexity=30.0, metric="euclidean", max_iter=1000, learning_rate="auto",
-                 early_exaggeration=12.0, init="pca", random_state=None):
+                 early_exaggeration=12.0, init="pca", method="barnes_hut", random_state=None):
         self.perplexity = perplexity
         self.metric = metric
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.early_exaggeration = early_exaggeration
         self.init = init
+        self.method = method
         self.random_state = random_state
 
     def fit(self, X, y=None):
@@ -155,7 +158,7 @@ class TSNELayout(TransformerMixin, BaseEstimator):
                         early_exaggeration=float(self.early_exaggeration),
                         learning_rate=self.learning_rate, max_iter=int(self.max_iter),
                         n_iter_without_progress=300, min_grad_norm=1e-7, metric="euclidean",
-                        init=self.init, verbose=0, random_state=seed, method="barnes_hut",
+                        init=self.init, verbose=0, random_state=seed, method=self.method,
                         angle=0.5, n_jobs=None)
             self.embedding_ = tsne.fit_transform(U)
         self.n_features_in_ = U.shape[1]

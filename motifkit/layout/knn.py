@@ -44,21 +44,27 @@ _TILE = 512  # tile side: a 512 x 512 float32 tile (1 MB) stays in L2 and keeps 
 
 
 def check_features(X, n_neighbors: int | None = None, name: str = "X") -> np.ndarray:
-    """Validate a feature matrix: 2-D, finite, enough rows for ``n_neighbors``.
+    """Validate a feature matrix: dense, real, 2-D, finite, enough rows for ``n_neighbors``.
 
-    Returns a float64 C-contiguous copy-free view where possible.
+    Returns a C-contiguous float64 array (no copy when ``X`` already is one).
     """
-    try:
-        X = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"{name} must be a numeric array of shape (N, n_features): {exc}") from exc
-    if X.ndim != 2:
+    from scipy import sparse
+    from sklearn.utils import check_array
+
+    if sparse.issparse(X):
+        raise ParameterError(f"{name}: sparse input is not supported; pass a dense array (X.toarray()).")
+    if np.ndim(X) != 2:
         raise ParameterError(
-            f"{name} must be 2-D with shape (N, n_features), got {X.ndim}-D shape {X.shape}; "
+            f"{name} must be 2-D with shape (N, n_features), got {np.ndim(X)}-D shape {np.shape(X)}; "
             "reshape it, e.g. patches.reshape(len(patches), -1)."
         )
-    if X.shape[1] < 1:
-        raise ParameterError(f"{name} has no features (shape {X.shape}).")
+    if np.iscomplexobj(X):
+        raise ParameterError(f"{name}: Complex data not supported; pass real features (e.g. np.abs(X)).")
+    try:
+        X = check_array(X, accept_sparse=False, dtype=np.float64, order="C", ensure_all_finite=False,
+                        ensure_2d=True, allow_nd=False, ensure_min_samples=1, ensure_min_features=1)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"{name} must be a numeric array of shape (N, n_features): {exc}") from exc
     bad = ~np.isfinite(X)
     if bad.any():
         rows = np.unique(np.nonzero(bad)[0])
@@ -72,7 +78,7 @@ def check_features(X, n_neighbors: int | None = None, name: str = "X") -> np.nda
             f"n_neighbors k={n_neighbors} (k counts the point itself). Use more data or "
             f"lower n_neighbors to at most {max(X.shape[0] - 1, 1)}."
         )
-    return np.ascontiguousarray(X)
+    return X
 
 
 def transform_for_metric(X, metric: str = "correlation") -> np.ndarray:
