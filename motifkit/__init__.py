@@ -50,6 +50,18 @@ _LAZY = {
     "build_hierarchy": ("motifkit.hierarchy", "build_hierarchy"),
     "MotifHierarchy": ("motifkit.hierarchy", "MotifHierarchy"),
     "explore": ("motifkit.explore", "explore"),
+    # STM images, literature curation, acquisition metadata
+    "stm": ("motifkit.stm", None),
+    "read_volumetric": ("motifkit.stm", "read_volumetric"),
+    "stm_constant_height": ("motifkit.stm", "stm_constant_height"),
+    "stm_constant_current": ("motifkit.stm", "stm_constant_current"),
+    "curation": ("motifkit.curation", None),
+    "filter_arxiv": ("motifkit.curation", "filter_arxiv"),
+    "CurationQuery": ("motifkit.curation", "CurationQuery"),
+    "metadata": ("motifkit.metadata", None),
+    "metadata_template": ("motifkit.metadata", "metadata_template"),
+    "validate_metadata": ("motifkit.metadata", "validate_metadata"),
+    "attach_metadata": ("motifkit.metadata", "attach_metadata"),
 }
 
 __all__ = ["MotifkitError", "__version__", *sorted(_LAZY)]

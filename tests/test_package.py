@@ -14,7 +14,7 @@ def test_version_comes_from_metadata():
     assert motifkit.__version__ == version("motifkit")
 
 
-def test_import_is_lazy_and_light():
+def test_import_is_lazy_and_loads_no_heavy_dependency():
     code = (
         "import sys, time; t = time.perf_counter(); import motifkit; "
         "dt = time.perf_counter() - t; "
@@ -22,10 +22,9 @@ def test_import_is_lazy_and_light():
         "print(dt, heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    seconds, heavy = out.split(" ", 1)
+    _seconds, heavy = out.split(" ", 1)
+    # no timing assertion here: benchmarks/bench_import.py measures the import time
     assert heavy.strip() == "[]", f"import motifkit pulled in {heavy}"
-    # Generous bound against a cold disk cache; the benchmark reports the real figure.
-    assert float(seconds) < 2.0
 
 
 def test_unknown_attribute_raises_attribute_error():
