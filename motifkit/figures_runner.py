@@ -385,7 +385,7 @@ def write_gallery(outdir, dest, *, panels=GALLERY, max_width: int = 560, verbose
 
 # ---------------------------------------------------------------------------- runner
 def run_figures(outdir="figures", only=None, quick: bool = False, jobs: int = 1, verbose: bool = True, *,
-                notebooks_dir=None, timeout: float | None = None) -> FiguresReport:
+                notebooks_dir=None, timeout: float | None = None, scheduler=None) -> FiguresReport:
     """Execute the figure notebooks with papermill and write an index page.
 
     Parameters
@@ -407,6 +407,12 @@ def run_figures(outdir="figures", only=None, quick: bool = False, jobs: int = 1,
         Folder of the notebooks (default: see :func:`find_notebooks_dir`).
     timeout : float, optional
         Seconds allowed per cell (None: no limit).
+    scheduler : None, "local", str or distributed.Client
+        Run every notebook as a Dask task: ``"local"`` starts a LocalCluster of ``jobs``
+        single-threaded worker processes for the call; a scheduler address
+        (``"tcp://host:8786"``) or a ``distributed.Client`` uses that cluster (its workers
+        need motifkit installed and the notebooks folder and ``outdir`` at the same paths).
+        None (default): local processes, see ``jobs``.
 
     Returns
     -------
@@ -454,10 +460,34 @@ def run_figures(outdir="figures", only=None, quick: bool = False, jobs: int = 1,
             print(f"[{len(results)}/{len(selected)}] {result.name}: {result.status} in {result.seconds:.1f} s"
                   + (f" -- {result.error.splitlines()[0]}" if result.error else ""), flush=True)
 
+    def collect(futures, completed):
+        for future in completed(futures):
+            name = futures[future]
+            try:
+                finished(future.result())
+            except Exception as exc:  # the task itself broke (worker lost, pickling ...)
+                folder = outdir / name
+                finished(FigureResult(name, "failed", 0.0, folder, folder / f"{name}.ipynb",
+                                      error=_error_summary(exc)))
+
     parallel = jobs > 1 and len(selected) > 1
     # each of the notebooks running at the same time gets an equal share of the cores
     threads = max(1, (os.cpu_count() or 1) // min(jobs, len(selected))) if parallel else None
-    if not parallel:
+    if scheduler is not None:
+        from .batch import _ClientContext
+
+        if isinstance(scheduler, str) and scheduler == "local":
+            scheduler = None  # _ClientContext starts a LocalCluster of `jobs` workers
+        else:
+            threads = None  # a cluster of its own: its workers' cores are unknown here
+        with _ClientContext(scheduler, jobs) as client:
+            from distributed import as_completed as dask_completed
+
+            futures = {client.submit(_run_one, name, str(path), str(outdir.resolve()), quick, timeout, threads,
+                                     key=f"motifkit-figure-{name}-{time.time_ns()}", pure=False): name
+                       for name, path in selected.items()}
+            collect(futures, dask_completed)
+    elif not parallel:
         for name, path in selected.items():
             finished(_run_one(name, str(path), str(outdir), quick, timeout))
     else:
@@ -467,14 +497,7 @@ def run_figures(outdir="figures", only=None, quick: bool = False, jobs: int = 1,
         with ProcessPoolExecutor(max_workers=min(jobs, len(selected)), mp_context=context) as pool:
             futures = {pool.submit(_run_one, name, str(path), str(outdir), quick, timeout, threads): name
                        for name, path in selected.items()}
-            for future in as_completed(futures):
-                name = futures[future]
-                try:
-                    finished(future.result())
-                except Exception as exc:
-                    folder = outdir / name
-                    finished(FigureResult(name, "failed", 0.0, folder, folder / f"{name}.ipynb",
-                                          error=_error_summary(exc)))
+            collect(futures, as_completed)
     ordered = [results[name] for name in selected]
     index = write_index(outdir, ordered, notebooks=selected)
     report = FiguresReport(outdir=outdir, results=ordered, index=index, seconds=time.perf_counter() - start)
@@ -503,6 +526,9 @@ def add_figures_parser(subparsers):
     figures.add_argument("--jobs", type=int, default=1, help="notebooks run at the same time (default: 1)")
     figures.add_argument("--notebooks", default=None, help="folder of the notebooks (default: the checkout's notebooks/)")
     figures.add_argument("--timeout", type=float, default=None, help="seconds allowed per cell (default: no limit)")
+    figures.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                         help="run the notebooks as Dask tasks: 'local' (a LocalCluster of --jobs workers) "
+                              "or a scheduler address such as tcp://host:8786")
     figures.add_argument("--gallery", default=None, metavar="DIR",
                          help="also write small copies of the main panels into DIR (for the README)")
     figures.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
@@ -513,7 +539,8 @@ def add_figures_parser(subparsers):
 def figures_main(args) -> int:
     """Run ``motifkit figures``; returns the exit status (1 when any notebook failed)."""
     report = run_figures(args.outdir, only=args.only, quick=args.quick, jobs=args.jobs,
-                         verbose=not args.quiet, notebooks_dir=args.notebooks, timeout=args.timeout)
+                         verbose=not args.quiet, notebooks_dir=args.notebooks, timeout=args.timeout,
+                         scheduler=args.scheduler)
     if args.quiet:
         print(report.summary())
     if args.gallery:

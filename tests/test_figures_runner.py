@@ -209,3 +209,21 @@ def test_gallery_copies_small_panels_and_lists_missing_ones(report, tmp_path, ca
     with Image.open(written[0]) as image:
         assert image.width == 100
     assert "bad/nothing" in capsys.readouterr().out
+
+
+def test_notebooks_run_as_dask_tasks_on_a_local_cluster(notebooks, tmp_path):
+    pytest.importorskip("distributed")
+    report = run_figures(tmp_path / "dask", quick=True, jobs=2, verbose=False, notebooks_dir=notebooks,
+                         timeout=300, scheduler="local")
+    by_name = {r.name: r for r in report.results}
+    assert by_name["good"].status == "ok" and by_name["bad"].status == "failed"
+    assert "deliberate failure" in by_name["bad"].error
+    assert (tmp_path / "dask" / "good" / "A_line.png").exists()
+    assert (tmp_path / "dask" / "index.html").exists()
+
+
+def test_scheduler_option_is_parsed():
+    parser = argparse.ArgumentParser()
+    add_figures_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["figures", "--scheduler", "local", "--jobs", "2"])
+    assert args.scheduler == "local" and args.jobs == 2
