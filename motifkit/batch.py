@@ -964,7 +964,9 @@ def find_columns_tiled(
         tile_of = np.concatenate([np.full(len(f[0]), i) for i, f in enumerate(found)])
         n_empty = sum(len(f[0]) == 0 for f in found)
         keep = np.ones(len(xy), bool)
-        near_edge = np.flatnonzero(depth < margin)
+        # a copy kept just outside its tile's core (depth >= -margin) has its twin, less than
+        # half a separation away, at depth < margin + separation / 2 inside the owner's core
+        near_edge = np.flatnonzero(depth < margin + 0.5 * float(min_separation))
         if near_edge.size:
             from scipy.spatial import cKDTree
 
