@@ -202,6 +202,11 @@ def test_tiled_columns_equal_untiled_columns(big_simulation, client):
     # the same on Dask workers
     remote = find_columns_tiled(image, tile_size=256, client=client, verbose=False)
     np.testing.assert_allclose(remote.positions, tiled.positions)
+    # a lazy dask.array (e.g. from HDF5/Zarr) is read tile by tile, with the same result
+    import dask.array
+
+    lazy = dask.array.from_array(image.data, chunks=(300, 300))
+    np.testing.assert_allclose(find_columns_tiled(lazy, tile_size=256, verbose=False).positions, tiled.positions)
 
 
 def test_tiled_columns_bad_input(big_simulation):
