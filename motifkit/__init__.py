@@ -32,6 +32,7 @@ _LAZY = {
     "cells": ("motifkit.cells", None),
     "batch": ("motifkit.batch", None),
     "figures": ("motifkit.figures", None),
+    "learn": ("motifkit.learn", None),
     # core pipeline
     "find_columns": ("motifkit.columns", "find_columns"),
     "refine_columns": ("motifkit.columns", "refine_columns"),

@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import ParameterError
 
-__all__ = ["progress", "check_random_state", "Timer"]
+__all__ = ["progress", "check_random_state", "Timer", "json_default", "json_default_strict"]
 
 
 def progress(iterable=None, *, verbose: bool = True, desc: str | None = None, total=None, unit="it"):
@@ -59,3 +59,26 @@ class Timer(dict):
             yield
         finally:
             self[name] = self.get(name, 0.0) + time.perf_counter() - start
+
+
+def json_default_strict(value):
+    """``json.dumps(..., default=json_default_strict)``: NumPy scalars/arrays and paths as
+    JSON values; anything else raises TypeError (for files that must round-trip)."""
+    from pathlib import Path
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in JSON")
+
+
+def json_default(value):
+    """Like :func:`json_default_strict`, but stores any other object as its ``repr``
+    (for records meant to be read, such as provenance and option hashes)."""
+    try:
+        return json_default_strict(value)
+    except TypeError:
+        return repr(value)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._utils import Timer, progress
+from ._utils import Timer, json_default_strict, progress
 from .errors import FileFormatError, NotEnoughDataError, ParameterError
 from .micrograph import Micrograph, as_micrograph
 
@@ -169,18 +169,9 @@ class MotifAnalysis:
                     continue
                 handle.create_dataset(name, data=np.asarray(value), compression="gzip")
             for name in ("parameters", "timings", "provenance", "summary"):
-                handle.attrs[name] = json.dumps(getattr(self, name), default=_json_default)
+                handle.attrs[name] = json.dumps(getattr(self, name), default=json_default_strict)
         return path
 
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot store {type(value).__name__} in JSON")
 
 
 def load_analysis(path) -> MotifAnalysis:

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._utils import Timer, check_random_state, progress
+from ._utils import Timer, check_random_state, json_default, progress
 from .errors import (
     FileFormatError,
     ImageError,
@@ -147,18 +147,9 @@ def options_hash(options: dict) -> str:
     Two runs with equal options (after JSON normalisation, key order ignored) get the
     same hash; a resumed batch only skips files written with the same hash.
     """
-    text = json.dumps(options, sort_keys=True, default=_json_default)
+    text = json.dumps(options, sort_keys=True, default=json_default)
     return hashlib.sha256(text.encode()).hexdigest()
 
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    return repr(value)
 
 
 def _complete_analyze_options(options: dict) -> dict:
@@ -352,7 +343,7 @@ def _write_summary(records, output_dir: Path, options: dict, digest: str, second
         "seconds": seconds,
         "records": records,
     }
-    json_path.write_text(json.dumps(payload, indent=2, default=_json_default))
+    json_path.write_text(json.dumps(payload, indent=2, default=json_default))
     return csv_path, json_path
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._utils import json_default
 from .errors import ParameterError
 
 __all__ = [
@@ -328,18 +329,9 @@ def input_digest(value) -> dict:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
         return {"kind": "file", "sha256": digest.hexdigest(), "path": str(value)}
-    text = json.dumps(value, sort_keys=True, default=_json_default)
+    text = json.dumps(value, sort_keys=True, default=json_default)
     return {"kind": "value", "sha256": hashlib.sha256(text.encode()).hexdigest(), "value": json.loads(text)}
 
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    return repr(value)
 
 
 def environment() -> dict:
@@ -393,13 +385,13 @@ def write_provenance(outdir, parameters: dict, inputs: dict | None = None, timin
     record = {
         "notebook": notebook,
         **environment(),
-        "parameters": json.loads(json.dumps(parameters, default=_json_default)),
+        "parameters": json.loads(json.dumps(parameters, default=json_default)),
         "inputs": {name: input_digest(value) for name, value in (inputs or {}).items()},
         "timings_s": {k: round(float(v), 3) for k, v in (_STATE["timings"] if timings is None else timings).items()},
         "panels": sorted({p.stem for p in outdir.glob("*.png")} | set(saved_panels() if outdir == _STATE["output"] else ())),
     }
     if extra:
-        record["results"] = json.loads(json.dumps(extra, default=_json_default))
+        record["results"] = json.loads(json.dumps(extra, default=json_default))
     path = outdir / PROVENANCE_NAME
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path
