@@ -22,6 +22,8 @@ Examples:
   motifkit info image.dm4                 shape, calibration and metadata of a file
   motifkit simulate mose2_with_vacancies -o sim.npz --seed 1
   motifkit batch images/ -o results       analyse a folder of micrographs on Dask
+  motifkit figures --quick -o figures     regenerate the paper figures (papermill)
+  motifkit train cnn --epochs 10          train a Bravais-lattice classifier (needs torch)
 """
 
 
@@ -132,8 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(func=_cmd_info)
 
     from .batch import add_batch_parser
+    from .figures_runner import add_figures_parser
+    from .learn.cli import add_train_parser
 
     add_batch_parser(sub)
+    add_figures_parser(sub)
+    add_train_parser(sub)
     return parser
 
 
