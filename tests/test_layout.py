@@ -101,6 +101,22 @@ def test_fr_epoch_kernel_equals_python_reference(stage):
     assert not np.allclose(Y_fast, Y)
 
 
+@pytest.mark.parametrize("n_negative", [0, 1, 12])
+def test_fr_epoch_kernel_equals_reference_for_any_number_of_negatives(n_negative):
+    # the kernel draws each edge's negatives ahead of use: the draws, their order and the
+    # updates must stay those of the reference, bit for bit
+    chunks, head, tail, weight, Y, knn = _tiny_problem()
+    states = K.seed_states(np.random.default_rng(5), len(chunks) - 1)
+    Y_fast, Y_slow = Y.copy(), Y.copy()
+    states_fast, states_slow = states.copy(), states.copy()
+    forces = K.stage_forces(2, 4, 5, 2)
+    for lr in (1.0, 0.5):
+        K.fr_epoch_serial(chunks, head, tail, weight, Y_fast, knn, forces, n_negative, lr, states_fast)
+        K.fr_epoch_reference(chunks, head, tail, weight, Y_slow, knn, forces, n_negative, lr, states_slow)
+    np.testing.assert_allclose(Y_fast, Y_slow, rtol=1e-12, atol=1e-12)
+    assert np.array_equal(states_fast, states_slow)
+
+
 def test_fr_parallel_kernel_runs_the_same_streams():
     chunks, head, tail, weight, Y, knn = _tiny_problem(n=200)
     forces = K.stage_forces(0, 2, 1, 1)

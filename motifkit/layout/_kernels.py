@@ -10,7 +10,12 @@ Kernels
 - random numbers: ``tau_rand_int`` (Tausworthe "tau88" generator, states kept in
   ``[0, 2**32)`` so the Python reference reproduces it bit for bit);
 - force-relaxed layout epoch: ``fr_epoch_serial`` / ``fr_epoch_parallel``
-  (reference ``fr_epoch_reference``);
+  (reference ``fr_epoch_reference``, bitwise equal results). Their cost is almost all in
+  the negative samples (10 random rows of ``Y`` per edge); the kernel draws an edge's
+  negatives and reads their rows before using them (the loads overlap), keeps the
+  random state in registers, and is compiled separately for the presets' integer
+  exponents and k = 10 so the power and the neighbour test unroll (about 1.4x faster
+  than a plain loop at N = 50,000, same floating-point operations);
 - fuzzy-graph calibration: ``smooth_knn`` (reference ``smooth_knn_reference``);
 - kNN top-k selection from similarity tiles: ``topk_rows`` / ``topk_cols`` (reference
   ``topk_tile_reference``).
@@ -28,18 +33,22 @@ MASK32 = 0xFFFFFFFF
 
 # --------------------------------------------------------------------------- random numbers
 @njit(cache=True, inline="always")
+def _tau88_step(s0, s1, s2):
+    """Advance the three tau88 components (values in ``[0, 2**32)``)."""
+    s0 = (((s0 & 4294967294) << 12) & MASK32) ^ ((((s0 << 13) & MASK32) ^ s0) >> 19)
+    s1 = (((s1 & 4294967288) << 4) & MASK32) ^ ((((s1 << 2) & MASK32) ^ s1) >> 25)
+    s2 = (((s2 & 4294967280) << 17) & MASK32) ^ ((((s2 << 3) & MASK32) ^ s2) >> 11)
+    return s0, s1, s2
+
+
+@njit(cache=True, inline="always")
 def tau_rand_int(state):
     """Next value in ``[0, 2**32)`` of a Tausworthe tau88 generator (updates ``state``).
 
     ``state`` is an int64 array of 3 values in ``[16, 2**32)``; all intermediate values
     stay below ``2**32`` so there is no signed overflow and the Python reference matches.
     """
-    s0 = state[0]
-    s1 = state[1]
-    s2 = state[2]
-    s0 = (((s0 & 4294967294) << 12) & MASK32) ^ ((((s0 << 13) & MASK32) ^ s0) >> 19)
-    s1 = (((s1 & 4294967288) << 4) & MASK32) ^ ((((s1 << 2) & MASK32) ^ s1) >> 25)
-    s2 = (((s2 & 4294967280) << 17) & MASK32) ^ ((((s2 << 3) & MASK32) ^ s2) >> 11)
+    s0, s1, s2 = _tau88_step(state[0], state[1], state[2])
     state[0] = s0
     state[1] = s1
     state[2] = s2
@@ -93,14 +102,27 @@ def _dist_pow(d2, half, odd, exponent):
     return out
 
 
-@njit(cache=True)
-def _fr_edges(start, stop, head, tail, weight, Y, knn, forces, n_negative, lr, state):
+@njit(cache=True, inline="always")
+def _fr_edges(start, stop, head, tail, weight, Y, knn, n_knn, alpha, beta, attr_exp, rep_exp, n_negative,
+              lr, state, a_half, a_odd, r_half, r_odd):
+    # Returns a sum of coordinates read ahead of use (see below); callers pass it on so that
+    # the compiler cannot drop those reads.
     n_points = Y.shape[0]
-    n_knn = knn.shape[1]
-    attr_exp, rep_exp, alpha, beta = forces[0], forces[1], forces[2], forces[3]
-    a_half, a_odd = int(forces[4]), int(forces[5])
-    r_half, r_odd = int(forces[6]), int(forces[7])
+    # the tau88 state lives in registers for the whole chunk (same sequence as tau_rand_int)
+    s0 = state[0]
+    s1 = state[1]
+    s2 = state[2]
+    negatives = np.empty(max(n_negative, 1), dtype=np.int64)
+    touched = 0.0
     for e in range(start, stop):
+        # draw the edge's negatives first and read their rows: these independent, random
+        # loads overlap, and the dependent updates below find the rows in L1 (the random
+        # rows of Y dominate the cost; the values used are re-read after the attraction)
+        for q in range(n_negative):
+            s0, s1, s2 = _tau88_step(s0, s1, s2)
+            r = ((s0 ^ s1 ^ s2) * n_points) >> 32  # uniform in [0, N) without a division
+            negatives[q] = r
+            touched += Y[r, 0]
         i = head[e]
         j = tail[e]
         # attraction along the edge, weighted by its membership strength; moves both ends
@@ -120,11 +142,12 @@ def _fr_edges(start, stop, head, tail, weight, Y, knn, forces, n_negative, lr, s
         # they do not form one long dependency chain.
         push0 = 0.0
         push1 = 0.0
-        for _ in range(n_negative):
-            r = (tau_rand_int(state) * n_points) >> 32  # uniform in [0, N) without a division
+        row = knn[i]
+        for q in range(n_negative):
+            r = negatives[q]
             neighbour = False
             for t in range(n_knn):
-                neighbour |= knn[i, t] == r
+                neighbour |= row[t] == r
             if neighbour:
                 continue
             dx = yi0 - Y[r, 0]
@@ -138,6 +161,35 @@ def _fr_edges(start, stop, head, tail, weight, Y, knn, forces, n_negative, lr, s
             Y[r, 1] -= gy
         Y[i, 0] = yi0 + push0
         Y[i, 1] = yi1 + push1
+    state[0] = s0
+    state[1] = s1
+    state[2] = s2
+    return touched
+
+
+@njit(cache=True, inline="always")
+def _fr_chunk(c, chunks, head, tail, weight, Y, knn, forces, n_negative, lr, states):
+    """Edges of chunk ``c`` with the power evaluations specialised for the presets' exponents.
+
+    Literal exponent plans let the compiler unroll ``_dist_pow`` (no loop, no branch); any
+    other plan takes the generic path. All paths do the same floating-point operations.
+    """
+    attr_exp, rep_exp, alpha, beta = forces[0], forces[1], forces[2], forces[3]
+    a_half, a_odd = int(forces[4]), int(forces[5])
+    r_half, r_odd = int(forces[6]), int(forces[7])
+    start, stop, state = chunks[c], chunks[c + 1], states[c]
+    if knn.shape[1] == 10:  # the default k: the neighbour test unrolls into vector compares
+        if a_half == 0 and a_odd == 0 and r_half == 1 and r_odd == 0:  # (N, M) = (0, 2)
+            return _fr_edges(start, stop, head, tail, weight, Y, knn, 10, alpha, beta, attr_exp, rep_exp,
+                             n_negative, lr, state, 0, 0, 1, 0)
+        if a_half == 1 and a_odd == 0 and r_half == 2 and r_odd == 0:  # (2, 4)
+            return _fr_edges(start, stop, head, tail, weight, Y, knn, 10, alpha, beta, attr_exp, rep_exp,
+                             n_negative, lr, state, 1, 0, 2, 0)
+        if a_half == 1 and a_odd == 0 and r_half == 2 and r_odd == 1:  # (2, 5)
+            return _fr_edges(start, stop, head, tail, weight, Y, knn, 10, alpha, beta, attr_exp, rep_exp,
+                             n_negative, lr, state, 1, 0, 2, 1)
+    return _fr_edges(start, stop, head, tail, weight, Y, knn, knn.shape[1], alpha, beta, attr_exp, rep_exp,
+                     n_negative, lr, state, a_half, a_odd, r_half, r_odd)
 
 
 @njit(cache=True)
@@ -146,11 +198,12 @@ def fr_epoch_serial(chunks, head, tail, weight, Y, knn, forces, n_negative, lr, 
 
     ``chunks`` (n_chunks + 1,) are edge offsets; chunk ``c`` draws its negatives from
     ``states[c]``. ``forces`` is ``stage_forces(N, M, alpha, beta)``. ``Y`` (N, 2) float64
-    is updated in place.
+    is updated in place. Returns a checksum of the rows read ahead (ignore it).
     """
+    touched = 0.0
     for c in range(chunks.shape[0] - 1):
-        _fr_edges(chunks[c], chunks[c + 1], head, tail, weight, Y, knn, forces, n_negative, lr,
-                  states[c])
+        touched += _fr_chunk(c, chunks, head, tail, weight, Y, knn, forces, n_negative, lr, states)
+    return touched
 
 
 @njit(cache=True, parallel=True)
@@ -160,9 +213,10 @@ def fr_epoch_parallel(chunks, head, tail, weight, Y, knn, forces, n_negative, lr
     Threads update ``Y`` without locks (as umap-learn does), so results depend on thread
     timing and are not bitwise reproducible; the random streams are the same.
     """
+    touched = 0.0
     for c in prange(chunks.shape[0] - 1):
-        _fr_edges(chunks[c], chunks[c + 1], head, tail, weight, Y, knn, forces, n_negative, lr,
-                  states[c])
+        touched += _fr_chunk(c, chunks, head, tail, weight, Y, knn, forces, n_negative, lr, states)
+    return touched
 
 
 def stage_forces(n_exp: float, m_exp: float, alpha: float, beta: float) -> np.ndarray:

@@ -112,9 +112,14 @@ def pca_init(X, scale: float = _INIT_SCALE) -> np.ndarray:
     -------
     ndarray of float64, shape (N, 2)
     """
+    from threadpoolctl import threadpool_limits
+
     from .baselines import principal_components
 
-    Y = principal_components(X, 2)
+    # a 66 x 66 covariance is far too small for threaded BLAS: on a busy machine the
+    # threads' spinning and hand-offs cost seconds of wall time for ~0.05 s of work
+    with threadpool_limits(limits=1, user_api="blas"):
+        Y = principal_components(X, 2)
     peak = np.abs(Y).max()
     return Y * (scale / peak) if peak > 0 else Y
 
@@ -266,7 +271,7 @@ class ForceRelaxedLayout(TransformerMixin, BaseEstimator):
                 weight = coo.data.astype(np.float64)
                 chunks = np.append(np.arange(0, len(head), _EDGE_CHUNK), len(head)).astype(np.int64)
                 states = _kernels.seed_states(rng, len(chunks) - 1)
-                knn = np.ascontiguousarray(indices, dtype=np.int64)
+                knn = np.ascontiguousarray(indices, dtype=np.int32)  # N < 2**31: half the bytes to test
                 epoch = _kernels.fr_epoch_parallel if self.parallel else _kernels.fr_epoch_serial
                 bar = progress(total=int(self.n_epochs), verbose=self.verbose, desc="FR layout", unit="epoch")
                 for stage, n_stage in zip(stages, epochs):
