@@ -1526,7 +1526,8 @@ NOTEBOOKS["av_fig3_stem_simulation"] = [
 
     Graphene and MoS2 come from `ase.build` (lattice constants 2.46 Å and 3.18 Å). FeTe is
     the tetragonal PbO-type layer (a = 3.82 Å): Fe on a square net, Te alternately above
-    and below it, so in projection Fe and Te form two interleaved square nets 2.7 Å apart.
+    and below it, so in projection Fe and Te form two interleaved square nets (side 2.70 Å),
+    every Fe 1.91 Å from its four Te neighbours.
     `motifkit.simulate.from_ase` groups atoms that share (x, y) into columns.
     """),
     code("""
@@ -1583,8 +1584,9 @@ NOTEBOOKS["av_fig3_stem_simulation"] = [
     Lorentzian tail adds a faint halo around every column. Right: intensity along a line
     through Mo and S2 columns of MoS2, summing both S atoms of a column (physical, default)
     and counting them once (the reference implementation's behaviour). The peak ratio
-    S2 / Mo is printed; with Z^1.7 weights it is 2 x 16^1.7 / 42^1.7 = 0.39 when summed and
-    half that when counted once.
+    S2 / Mo is printed; from the Z^1.7 weights alone it is 2 x 16^1.7 / 42^1.7 = 0.39 when
+    summed and half that when counted once (a little more in the image, where the probe
+    tails of neighbouring columns add up).
     """),
     code("""
     radius = np.linspace(0, 2.5, 300)
@@ -1811,9 +1813,10 @@ NOTEBOOKS["av_fig5_unet_segmentation"] = [
     md("""
     ## Per-blob statistics
 
-    Intensity statistics of the input image inside each blob. Atoms next to a vacancy lose
-    part of their neighbours' probe tails, so they are slightly darker (lower minimum and
-    mean); those blobs are drawn in red.
+    Intensity statistics of the input image inside each blob. Blobs within 1.6 Å of a
+    vacancy site are drawn in red: the atoms around a vacancy miss part of their
+    neighbours' probe tails, and a small, faint blob on the vacancy itself would be a false
+    detection (counted in `n_false` above).
     """),
     code("""
     from scipy.spatial import cKDTree
@@ -1844,28 +1847,31 @@ NOTEBOOKS["av_fig6_confusion_matrices"] = [
     # AtomVision Fig. 6 — Bravais-lattice classification: CNN and GNN confusion matrices
 
     Two ways to tell the five 2-D Bravais lattices apart (0 hexagonal, 1 square,
-    2 rectangular, 3 centred rectangular, 4 oblique), scored on the same held-out synthetic
-    images:
+    2 rectangular, 3 centred rectangular, 4 oblique), each scored on held-out synthetic
+    images (random cell, basis, rotation, shift, zoom, probe and dose; labels from the
+    reduced cell):
 
-    * **a** a DenseNet-style convolutional network on the pixels (plus their
-      autocorrelation). The shipped, pretrained weights are used
-      (`load_pretrained("bravais_cnn")`); the test images are drawn with a different seed
-      from its training set.
+    * **a** a DenseNet-style convolutional network. The shipped, pretrained weights are used
+      (`load_pretrained("bravais_cnn")`) on test images drawn with the recipe it was trained
+      on (image size and pixel size from its checkpoint) but with a different seed.
     * **b** an ALIGNN-style graph network on the atom graph of each image: nodes are the
       atom columns (centres of the true atom disks) with their intensity statistics,
       bonds join columns closer than 4 Å, and the line graph carries the bond angles. No
-      pretrained graph weights ship with motifkit, so the notebook trains one on images of
-      the same recipe (in quick mode a tiny model for two epochs: its matrix is near chance
-      and only shows that the pipeline runs; pass `gnn_checkpoint` to use a trained model).
+      pretrained graph weights ship with motifkit, so the notebook trains one on a
+      separate set of images and tests it on a held-out part (in quick mode a tiny model
+      for two epochs on a few small images: its matrix is near chance and only shows that
+      the pipeline runs; pass `gnn_checkpoint` to use a trained model).
 
     A confusion matrix counts, for each true class (row), how often each class was
     predicted (column); the colour is the row fraction.
     """),
     parameters("""
     # Parameters (papermill: -p quick True ...)
-    seed = 0  # random seed of the held-out images (offset from the CNN's training seed), the split and training
-    n_per_class = 400  # images per class, split into GNN train / validation / test
-    split = [0.65, 0.1, 0.25]  # train, validation, test fractions (the paper: 75 % train, 25 % test)
+    seed = 0  # random seed of the test images (offset from the CNN's training seed), of the GNN data and training
+    n_test_per_class = 200  # held-out CNN test images per class
+    gnn_n_per_class = 400  # images per class for the GNN, split into train / validation / test
+    gnn_image_size = 64  # px per GNN image side (0.3 Å/px)
+    split = [0.65, 0.1, 0.25]  # GNN train, validation, test fractions (the paper: 75 % train, 25 % test)
     gnn_checkpoint = None  # path of a trained ALIGNNClassifier checkpoint; None: train one here
     gnn_channels = 64  # hidden size of the graph network
     gnn_layers = [3, 2]  # ALIGNN layers, then atom-graph-only layers
@@ -1875,46 +1881,48 @@ NOTEBOOKS["av_fig6_confusion_matrices"] = [
     output_dir = "av_fig6_confusion_matrices_output"  # panels (PNG + SVG) and provenance.json go here
     """),
     setup("av_fig6_confusion_matrices.ipynb",
-          ["seed", "n_per_class", "split", "gnn_checkpoint", "gnn_channels", "gnn_layers", "gnn_epochs", "threads", "quick"],
-          "n_per_class = min(n_per_class, 12)\ngnn_channels = min(gnn_channels, 16)\ngnn_layers = [1, 1]\n"
+          ["seed", "n_test_per_class", "gnn_n_per_class", "gnn_image_size", "split", "gnn_checkpoint", "gnn_channels",
+           "gnn_layers", "gnn_epochs", "threads", "quick"],
+          "n_test_per_class = min(n_test_per_class, 6)\ngnn_n_per_class = min(gnn_n_per_class, 8)\n"
+          "gnn_image_size = min(gnn_image_size, 40)\ngnn_channels = min(gnn_channels, 16)\ngnn_layers = [1, 1]\n"
           "gnn_epochs = min(gnn_epochs, 2)\nthreads = threads or 1"),
     torch_cell(),
-    code("""
-    from motifkit.learn import BRAVAIS_CLASS_NAMES as CLASS_NAMES, evaluate_classifier, load_pretrained, make_bravais_dataset
-    from motifkit.learn.graph import (ALIGNNClassifier, evaluate_graph_classifier, graphs_from_dataset,
-                                      load_graph_classifier, train_graph_classifier)
-
-    cnn = load_pretrained("bravais_cnn")
-    config = cnn.data_config
-    # the shipped CNN was trained on seed 0: a distant seed gives images it has never seen
-    with nbt.timed("dataset"):
-        dataset = make_bravais_dataset(n_per_class, config, random_state=100_003 + seed)
-    train, val, test = dataset.split(split, random_state=seed)
-    print(f"{len(dataset)} images ({config.image_size} px, {config.pixel_size} Å/px): "
-          f"{len(train)} train, {len(val)} validation, {len(test)} test")
-    """),
     md("""
     ## a — CNN (shipped weights)
     """),
-    code(CONFUSION_HELPER + """
+    code(CONFUSION_HELPER + "\n" + textwrap.dedent("""
+    from motifkit.learn import (BRAVAIS_CLASS_NAMES as CLASS_NAMES, BravaisDataConfig, evaluate_classifier,
+                                load_pretrained, make_bravais_dataset)
 
+    cnn = load_pretrained("bravais_cnn")
+    # the shipped CNN was trained on seed 0: a distant seed gives images it has never seen
+    with nbt.timed("CNN test images"):
+        cnn_test = make_bravais_dataset(n_test_per_class, cnn.data_config, random_state=100_003 + seed)
     with nbt.timed("CNN evaluation"):
-        cnn_result = evaluate_classifier(cnn, test)
-    print(f"CNN accuracy on {cnn_result['n_test']} held-out images: {cnn_result['accuracy']:.3f} "
+        cnn_result = evaluate_classifier(cnn, cnn_test)
+    print(f"CNN accuracy on {cnn_result['n_test']} held-out images ({cnn.data_config.image_size} px, "
+          f"{cnn.data_config.pixel_size} Å/px): {cnn_result['accuracy']:.3f} "
           f"(shipped model's own test accuracy {cnn.metrics.get('accuracy', float('nan')):.3f}; chance 0.2)")
     fig, ax = plt.subplots(figsize=(5.4, 4.4), constrained_layout=True)
     plot_confusion(ax, cnn_result["confusion_matrix"], f"a  DenseNet CNN: accuracy {cnn_result['accuracy']:.2f}")
     nbt.save_panel(fig, "a_cnn_confusion")
-    """),
+    """)),
     md("""
     ## b — graph network on atom graphs
     """),
     code("""
+    from motifkit.learn.graph import (ALIGNNClassifier, evaluate_graph_classifier, graphs_from_dataset,
+                                      load_graph_classifier, train_graph_classifier)
+
+    gnn_config = BravaisDataConfig(image_size=gnn_image_size, pixel_size=cnn.data_config.pixel_size)
+    with nbt.timed("GNN images"):
+        gnn_data = make_bravais_dataset(gnn_n_per_class, gnn_config, random_state=200_003 + seed)
+    parts = dict(zip(["train", "val", "test"], gnn_data.split(split, random_state=seed)))
     with nbt.timed("graphs"):
-        graphs = {name: graphs_from_dataset(part, cutoff=4.0, source="masks")
-                  for name, part in [("train", train), ("val", val), ("test", test)]}
-    print("mean nodes / bonds per graph:", round(np.mean([g.n_nodes for g in graphs["test"]]), 1),
-          "/", round(np.mean([g.n_edges for g in graphs["test"]]), 1))
+        graphs = {name: graphs_from_dataset(part, cutoff=4.0, source="masks") for name, part in parts.items()}
+    print(f"GNN images: {len(parts['train'])} train, {len(parts['val'])} validation, {len(parts['test'])} test; "
+          f"mean nodes / bonds per graph: {np.mean([g.n_nodes for g in graphs['test']]):.1f} / "
+          f"{np.mean([g.n_edges for g in graphs['test']]) / 2:.1f}")
     if gnn_checkpoint:
         gnn = load_graph_classifier(gnn_checkpoint)[0]
         history = []
@@ -1923,7 +1931,7 @@ NOTEBOOKS["av_fig6_confusion_matrices"] = [
             gnn, history = train_graph_classifier(
                 graphs["train"], graphs["val"],
                 model=ALIGNNClassifier(channels=gnn_channels, alignn_layers=gnn_layers[0], gcn_layers=gnn_layers[1]),
-                epochs=gnn_epochs, batch_size=32, lr=2e-3, data_config=config, random_state=seed, verbose=False)
+                epochs=gnn_epochs, batch_size=32, lr=2e-3, data_config=gnn_config, random_state=seed, verbose=False)
     gnn_result = evaluate_graph_classifier(gnn, graphs["test"])
     print(f"GNN accuracy on {gnn_result['n_test']} held-out images: {gnn_result['accuracy']:.3f}"
           + (f" after {len(history)} epoch(s) on {len(graphs['train'])} graphs" if history else ""))
@@ -1931,8 +1939,8 @@ NOTEBOOKS["av_fig6_confusion_matrices"] = [
     plot_confusion(ax, gnn_result["confusion_matrix"], f"b  ALIGNN GNN: accuracy {gnn_result['accuracy']:.2f}")
     nbt.save_panel(fig, "b_gnn_confusion")
     """),
-    provenance('{"test_images": test.images, "test_labels": test.labels}',
-               '{"cnn": cnn_result, "gnn": gnn_result, "gnn_history": history, "n_train": len(train), '
+    provenance('{"cnn_test_images": cnn_test.images, "gnn_images": gnn_data.images}',
+               '{"cnn": cnn_result, "gnn": gnn_result, "gnn_history": history, "gnn_n_train": len(parts["train"]), '
                '"cnn_shipped_metrics": cnn.metrics}'),
 ]
 
@@ -1949,8 +1957,9 @@ NOTEBOOKS["av_fig7_image_to_graph"] = [
 
     Each row shows a simulated lattice of one Bravais class (random cell and basis,
     AtomVision probe, electron noise) and its graph drawn over it: node colour is the blob's
-    mean intensity, lines are bonds. The title compares the number of nodes with the true
-    number of columns and gives the shipped CNN's class for the image.
+    mean intensity, lines are bonds. The title says how many of the true columns away from
+    the image border became a node (and how many nodes match no column), and gives the
+    shipped CNN's class for the image.
     """),
     parameters("""
     # Parameters (papermill: -p quick True ...)
@@ -1960,13 +1969,14 @@ NOTEBOOKS["av_fig7_image_to_graph"] = [
     pixel_size = 0.1  # Å per pixel
     dose = 5e4  # electrons per square angstrom (None: noise-free)
     cutoff = 4.0  # Å; bond cutoff (AtomVision: 4)
-    quick = False  # True: three classes for CI
+    quick = False  # True: three classes and smaller images for CI
     output_dir = "av_fig7_image_to_graph_output"  # panels (PNG + SVG) and provenance.json go here
     """),
     setup("av_fig7_image_to_graph.ipynb", ["seed", "classes", "image_size", "pixel_size", "dose", "cutoff", "quick"],
-          "classes = classes[:3]"),
+          "classes = classes[:3]\nimage_size = min(image_size, 192)"),
     code("""
     from motifkit.learn import BRAVAIS_CLASS_NAMES, classify_bravais
+    from motifkit.learn.data import MIN_COLUMN_SEPARATION, matched_interior_counts
     from motifkit.learn.graph import image_to_graph
 
     rows = []
@@ -1976,10 +1986,13 @@ NOTEBOOKS["av_fig7_image_to_graph"] = [
                                                random_state=seed + k)
             graph = image_to_graph(sim.image, cutoff=cutoff)  # nodes from the shipped U-Net's blobs
             predicted, probabilities = classify_bravais(sim.image)
-            rows.append({"class": name, "sim": sim, "graph": graph, "predicted": BRAVAIS_CLASS_NAMES[predicted],
-                         "confidence": float(probabilities[predicted])})
-            print(f"{name:20s} {graph.n_nodes:4d} nodes ({len(sim.truth.positions)} true columns), "
-                  f"{graph.n_edges // 2:5d} bonds; CNN: {BRAVAIS_CLASS_NAMES[predicted]} ({probabilities[predicted]:.2f})")
+            # nodes vs true columns, away from the border (a node matches a column within half the closest spacing)
+            counts = matched_interior_counts(graph.positions, sim.truth.positions, sim.image.shape,
+                                             match_distance=0.5 * MIN_COLUMN_SEPARATION / pixel_size)
+            rows.append({"class": name, "sim": sim, "graph": graph, "counts": counts,
+                         "predicted": BRAVAIS_CLASS_NAMES[predicted], "confidence": float(probabilities[predicted])})
+            print(f"{name:20s} {graph.n_nodes:4d} nodes, {graph.n_edges // 2:5d} bonds; interior: {counts}; "
+                  f"CNN: {BRAVAIS_CLASS_NAMES[predicted]} ({probabilities[predicted]:.2f})")
     """),
     md("""
     ## Image and graph overlay, one row per class
@@ -1987,7 +2000,7 @@ NOTEBOOKS["av_fig7_image_to_graph"] = [
     code("""
     from matplotlib.collections import LineCollection
 
-    fig, axes = plt.subplots(len(rows), 2, figsize=(8, 4 * len(rows)), squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(len(rows), 2, figsize=(7, 3.6 * len(rows)), squeeze=False, constrained_layout=True)
     for (ax_graph, ax_image), row in zip(axes, rows):
         graph, image = row["graph"], row["sim"].image.data
         ax_image.imshow(image, cmap="gray")
@@ -1999,9 +2012,10 @@ NOTEBOOKS["av_fig7_image_to_graph"] = [
         ax_graph.add_collection(LineCollection(segments, colors="tab:orange", linewidths=0.6, alpha=0.8))
         ax_graph.scatter(graph.positions[:, 0], graph.positions[:, 1], s=10, c=graph.node_features[:, 2],
                          cmap="viridis", zorder=3)
-        ax_graph.set_title(f"graph: {graph.n_nodes} nodes / {len(row['sim'].truth.positions)} columns, "
-                           f"{int(once.sum())} bonds < {cutoff} Å\\nCNN: {row['predicted']} ({row['confidence']:.2f})",
-                           fontsize=9)
+        c = row["counts"]
+        ax_graph.set_title(f"graph: {graph.n_nodes} nodes, {int(once.sum())} bonds < {cutoff} Å; interior "
+                           f"{c['n_true'] - c['n_missed']}/{c['n_true']} columns found, {c['n_false']} false\\n"
+                           f"CNN: {row['predicted']} ({row['confidence']:.2f})", fontsize=8)
         for ax in (ax_graph, ax_image):
             ax.set_xlim(-0.5, image.shape[1] - 0.5)
             ax.set_ylim(image.shape[0] - 0.5, -0.5)
@@ -2010,7 +2024,7 @@ NOTEBOOKS["av_fig7_image_to_graph"] = [
     """),
     provenance('{row["class"]: row["sim"].image for row in rows}',
                '{row["class"]: {"n_nodes": row["graph"].n_nodes, "n_bonds": row["graph"].n_edges // 2, '
-               '"n_true_columns": len(row["sim"].truth.positions), "cnn_class": row["predicted"], '
+               '"interior_counts": row["counts"], "cnn_class": row["predicted"], '
                '"cnn_confidence": row["confidence"]} for row in rows}'),
 ]
 
@@ -2029,8 +2043,9 @@ NOTEBOOKS["av_fig8_autoencoder"] = [
     The images are simulated random Bravais lattices. Top row: held-out test images;
     bottom row: their reconstructions. The error is compared with the simplest possible
     "reconstruction", the mean training image: an autoencoder that has learnt anything
-    must beat it. In quick mode the model is tiny and trained for two epochs, so the
-    reconstructions are blurry; full mode trains the paper-size latent code.
+    must beat it. In quick mode the model is tiny and trained for a few steps on a few
+    images, so the reconstructions stay close to a blurred mean image; full mode trains
+    the paper-size latent code on a few thousand images.
     """),
     parameters("""
     # Parameters (papermill: -p quick True ...)
@@ -2040,14 +2055,16 @@ NOTEBOOKS["av_fig8_autoencoder"] = [
     latent_size = 1120  # length of the latent code (AtomVision: 1120)
     base_channels = 16  # channels after the first downsampling
     epochs = 20  # training epochs
+    batch_size = 32  # images per optimisation step
     threads = 0  # torch CPU threads (0: torch's default)
     quick = False  # True: tiny data and model for CI
     output_dir = "av_fig8_autoencoder_output"  # panels (PNG + SVG) and provenance.json go here
     """),
     setup("av_fig8_autoencoder.ipynb",
-          ["seed", "n_per_class", "image_size", "latent_size", "base_channels", "epochs", "threads", "quick"],
+          ["seed", "n_per_class", "image_size", "latent_size", "base_channels", "epochs", "batch_size", "threads", "quick"],
           "n_per_class = min(n_per_class, 8)\nimage_size = min(image_size, 32)\nlatent_size = min(latent_size, 64)\n"
-          "base_channels = min(base_channels, 8)\nepochs = min(epochs, 2)\nthreads = threads or 1"),
+          "base_channels = min(base_channels, 8)\nepochs = min(epochs, 4)\nbatch_size = min(batch_size, 8)\n"
+          "threads = threads or 1"),
     torch_cell(),
     code("""
     from motifkit.learn import BravaisDataConfig, make_bravais_dataset
@@ -2063,7 +2080,7 @@ NOTEBOOKS["av_fig8_autoencoder"] = [
           f"{sum(p.numel() for p in model.parameters()):,} parameters, latent {latent_size}")
     with nbt.timed("training"):
         model, history = train_autoencoder(train.images, val.images, model=model, epochs=epochs,
-                                           batch_size=32, lr=2e-3, data_config=config, random_state=seed, verbose=False)
+                                           batch_size=batch_size, lr=2e-3, data_config=config, random_state=seed, verbose=False)
     autoencoder = reconstruction_error(model, test.images)
     baseline = mean_image_baseline(train.images, test.images)
     print(f"test MSE: autoencoder {autoencoder['mse']:.3f} vs mean image {baseline['mse']:.3f}; "

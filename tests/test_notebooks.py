@@ -41,6 +41,13 @@ EXPECTED_PANELS = {
     "s30_position_perturbation": ["S30_robustness"],
     "s31_patch_size": ["S31_radial_profile", "S31_patch_size_scan"],
     "quickstart": ["summary", "hierarchy"],
+    "av_fig3_stem_simulation": ["d_h_l_simulated_stem", "mos2_stacked_columns"],
+    "av_fig4_tsne": ["a_tsne_pixels", "b_tsne_bond_angles", "bond_angle_histograms"],
+    "av_fig5_unet_segmentation": ["a_b_c_segmentation", "blob_statistics"],
+    "av_fig6_confusion_matrices": ["a_cnn_confusion", "b_gnn_confusion"],
+    "av_fig7_image_to_graph": ["graph_overlays"],
+    "av_fig8_autoencoder": ["reconstructions", "reconstruction_error"],
+    "av_fig9_super_resolution": ["a_d_super_resolution", "psnr"],
 }
 ALL = sorted(list_notebooks(NOTEBOOKS_DIR))
 

@@ -9,7 +9,6 @@ images, next to the trivial baseline of predicting the mean training image.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
 import numpy as np
@@ -24,7 +23,7 @@ F = torch.nn.functional
 
 from .models import MODEL_TYPES
 from .srgan import psnr
-from .train import _dihedral, default_device, save_checkpoint
+from .train import _dihedral, default_device, report_metrics, save_checkpoint
 
 
 class ConvAutoencoder(nn.Module):
@@ -236,12 +235,7 @@ def run_train(args) -> int:
                "mean_image_baseline": mean_image_baseline(train.images, test.images), "latent_size": args.latent}
     save_checkpoint(out, model, data_config=config, metrics=metrics)
     metrics["history"] = history
-    text = json.dumps(metrics, indent=1)
-    print(text)
-    if args.metrics:
-        with open(args.metrics, "w") as fh:
-            fh.write(text)
-    return 0
+    return report_metrics(metrics, args.metrics)
 
 
 def main(argv=None) -> int:

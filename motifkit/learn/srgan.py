@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 
 import numpy as np
@@ -35,7 +34,7 @@ nn = torch.nn
 F = torch.nn.functional
 
 from .models import MODEL_TYPES
-from .train import default_device, load_checkpoint, save_checkpoint
+from .train import default_device, load_checkpoint, report_metrics, save_checkpoint
 
 SCALE = 4
 
@@ -458,12 +457,7 @@ def run_train(args) -> int:
     metrics["best_validation"] = max(history, key=lambda h: h["psnr_sr"]) if history else None
     save_checkpoint(out, generator, data_config=config, metrics=metrics)
     metrics["history"] = history
-    text = json.dumps(metrics, indent=1)
-    print(text)
-    if args.metrics:
-        with open(args.metrics, "w") as fh:
-            fh.write(text)
-    return 0
+    return report_metrics(metrics, args.metrics)
 
 
 def main(argv=None) -> int:

@@ -383,6 +383,16 @@ def evaluate_segmenter(model, test: BravaisDataset, device=None, threshold: floa
 # --------------------------------------------------------------------------------------
 # command line
 # --------------------------------------------------------------------------------------
+def report_metrics(metrics: dict, path=None) -> int:
+    """Print a training command's test metrics as JSON (and write them to ``path``); returns 0."""
+    text = json.dumps(metrics, indent=1)
+    print(text)
+    if path:
+        with open(path, "w") as fh:
+            fh.write(text)
+    return 0
+
+
 def run_train(args) -> int:
     """Generate/load the dataset, train, evaluate on the held-out test split, save.
 
@@ -429,12 +439,7 @@ def run_train(args) -> int:
     metrics["n_rejected_draws"] = data.n_rejected
     metrics["command"] = getattr(args, "command_line", None)
     save_checkpoint(out, model, data_config=config, metrics={k: v for k, v in metrics.items() if k != "history"})
-    text = json.dumps(metrics, indent=1)
-    print(text)
-    if args.metrics:
-        with open(args.metrics, "w") as fh:
-            fh.write(text)
-    return 0
+    return report_metrics(metrics, args.metrics)
 
 
 def main(argv=None) -> int:
