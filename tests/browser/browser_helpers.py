@@ -17,7 +17,9 @@ class Kernel:
 
         self.client = BlockingKernelClient(connection_file=str(connection_file))
         self.client.load_connection_file()
-        self.client.start_channels()
+        # no heartbeat channel: on a loaded machine a late heartbeat makes jupyter_client
+        # declare the kernel dead; JupyterLab's server owns the kernel and watches it
+        self.client.start_channels(hb=False)
         self.client.wait_for_ready(timeout=120)
 
     def run(self, code: str, timeout: float = 120) -> str:

@@ -27,6 +27,32 @@ def _wait_idle(page, timeout_ms: int = 30_000) -> None:
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout_ms)
 
 
+def _unexecuted_code_cells(page) -> int:
+    """Code cells whose prompt is still empty (``[ ]:``): never run nor queued."""
+    return page.evaluate("""() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+        .filter(p => /^\\[\\s*\\]:?$/.test(p.textContent.trim())).length""")
+
+
+def _run_all_cells(page, attempts: int = 3, settle_s: float = 5.0) -> None:
+    """Run > Run All Cells, again when the kernel went idle with cells left unrun.
+
+    On a heavily loaded machine JupyterLab occasionally executes only the first cell of
+    a Run All issued right after the kernel became ready (the rest of the queue is
+    dropped and the kernel is idle); a second Run All then runs the notebook normally.
+    """
+    for attempt in range(attempts):
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
+        time.sleep(settle_s)
+        try:
+            _wait_idle(page, timeout_ms=240_000)
+        except Exception:
+            return  # still busy after 4 minutes: the caller's wait reports it
+        if _unexecuted_code_cells(page) == 0:
+            return
+    # the caller's wait for the explorer fails with the page screenshot and the server log
+
+
 @pytest.fixture(scope="module")
 def lab(jupyter_lab, browser, artifacts):
     """The notebook run to the end in JupyterLab: (page, kernel client)."""
@@ -55,9 +81,8 @@ def lab(jupyter_lab, browser, artifacts):
                 page.screenshot(path=str(artifacts / "explorer_lab_not_idle.png"))
                 raise
             page.reload()
-    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-    page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
     try:
+        _run_all_cells(page)
         wait_for_explorer(page, timeout_ms=240_000)
         page.locator(".jp-OutputArea-output img").last.wait_for(timeout=240_000)
         _wait_idle(page, timeout_ms=120_000)
@@ -94,6 +119,25 @@ def _agree(page, kernel, timeout: float = 30.0, *, changed_from: list | None = N
     return wait_until(same, timeout=timeout, message="the kernel to see the page's selection") or []
 
 
+def _gesture(page, act, before: list, attempts: int = 3, timeout: float = 20.0) -> None:
+    """Perform a mouse gesture until the page's selection changes from ``before``.
+
+    On a heavily loaded machine BokehJS occasionally misses a gesture made right after
+    the explorer was scrolled into view; the test is about the linking, so the gesture is
+    repeated (after scrolling again) rather than failing the run.
+    """
+    for attempt in range(attempts):
+        act()
+        try:
+            wait_until(lambda: page_state(page)["selection"] != before, timeout=timeout,
+                       message="the page selection to change")
+            return
+        except AssertionError:
+            if attempt == attempts - 1:
+                raise
+            _show(page)
+
+
 def _assert_views_follow(page, kernel) -> None:
     """Overlays, tree fractions and text in the page match what the kernel computes."""
     state = page_state(page)
@@ -120,7 +164,7 @@ def test_brush_in_layout_links_image_tree_and_kernel(lab, artifacts):
     x0, x1 = np.percentile(lx[members], [10, 60])
     y0, y1 = np.percentile(ly[members], [10, 60])
     before = page_state(page)["selection"]
-    drag_box(page, "layout", x0, y1, x1, y0)
+    _gesture(page, lambda: drag_box(page, "layout", x0, y1, x1, y0), before)
     selection = _agree(page, kernel, changed_from=before)
     inside = (lx >= x0) & (lx <= x1) & (ly >= y0) & (ly <= y1)
     # the drag is in whole screen pixels: allow one pixel of slack at the border
@@ -144,13 +188,13 @@ def test_tree_click_selects_member_columns(lab):
     cells = [key for key in state["keys"] if key.startswith("cell:")]
     assert cells, "the quick WSe2 run has motif-cells"
     key = cells[0]
-    click_node(page, key)
+    _gesture(page, lambda: click_node(page, key), state["selection"])
     selection = _agree(page, kernel, changed_from=state["selection"])
     members = kernel.value(f"explorer.tree.members[{state['keys'].index(key)}].tolist()")
     assert selection == members and members
     assert page_state(page)["fraction"][state["keys"].index(key)] == 1.0
     # shift-click adds the members of a motif node
-    click_node(page, "motif:1", shift=True)
+    _gesture(page, lambda: click_node(page, "motif:1", shift=True), selection)
     selection = _agree(page, kernel, changed_from=selection)
     motif = kernel.value("[int(i) for i in (explorer.labels == 1).nonzero()[0]]")
     assert selection == sorted(set(members) | set(motif))
@@ -176,13 +220,14 @@ def test_label_selection_and_undo_reach_the_page(lab):
     page, kernel, errors = lab
     n_motifs = kernel.value("explorer.model.n_motifs")
     kernel.run("explorer.selection = list(range(0, 40)); explorer.label_selection('curated')")
-    wait_until(lambda: page_state(page)["labels"][:40] == [n_motifs] * 40, message="curated labels in the page")
-    state = page_state(page)
-    assert len(state["palette"]) == n_motifs + 1 and f"motif:{n_motifs}" in state["keys"]
+    # labels, palette and tree reach the page in separate model updates: wait for all three
+    wait_until(lambda: (lambda st: st["labels"][:40] == [n_motifs] * 40 and len(st["palette"]) == n_motifs + 1
+                        and f"motif:{n_motifs}" in st["keys"])(page_state(page)),
+               message="curated labels, palette and tree node in the page")
     wait_until(lambda: page.evaluate("() => mk.overlay('layout')")["pixels"]
                == kernel.value("explorer.overlay_raster('layout').ravel().tolist()"), message="recoloured layout")
     kernel.run("explorer.undo()")
     labels = kernel.value("explorer.labels.tolist()")
-    wait_until(lambda: page_state(page)["labels"] == labels, message="undone labels in the page")
-    assert len(page_state(page)["palette"]) == n_motifs
+    wait_until(lambda: (lambda st: st["labels"] == labels and len(st["palette"]) == n_motifs)(page_state(page)),
+               message="undone labels and palette in the page")
     assert not errors
