@@ -37,6 +37,11 @@ PRETRAINED = {
     "sr_generator": ("sr_generator.pt", ("motifkit train srgan --n-per-class 400 --train-limit 800 --channels 16 "
                                          "--blocks 4 --pretrain-epochs 4 --epochs 1 --batch-size 16 --lr 2e-3 "
                                          "--threads 1 --out motifkit/learn/weights/sr_generator.pt")),
+    # graphs for this model must be built with image_to_graph(..., cutoff="auto")
+    "bravais_gnn": ("bravais_gnn.pt", ("motifkit train gnn --n-per-class 1000 --train-limit 2000 --channels 32 "
+                                       "--alignn-layers 1 --gcn-layers 1 --epochs 6 --batch-size 32 --lr 3e-3 "
+                                       "--cutoff auto --normalise-lengths --threads 1 "
+                                       "--out motifkit/learn/weights/bravais_gnn.pt")),
 }
 
 
@@ -51,7 +56,7 @@ def load_pretrained(name: str):
     Parameters
     ----------
     name : str
-        A key of :data:`PRETRAINED` (``"bravais_cnn"``, ``"atom_unet"``, ``"sr_generator"``) or
+        A key of :data:`PRETRAINED` (``"bravais_cnn"``, ``"atom_unet"``, ``"sr_generator"``, ``"bravais_gnn"``) or
         a checkpoint path.
 
     Returns
