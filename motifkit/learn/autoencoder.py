@@ -23,6 +23,7 @@ F = torch.nn.functional
 
 from .models import MODEL_TYPES
 from .srgan import psnr
+from .cli import add_common_arguments
 from .train import _dihedral, default_device, report_metrics, save_checkpoint
 
 
@@ -198,23 +199,11 @@ def train_autoencoder(train_images, val_images, *, model=None, epochs: int = 10,
 # --------------------------------------------------------------------------------------
 def add_train_arguments(parser) -> None:
     """Arguments of ``motifkit train autoencoder``."""
-    parser.add_argument("--n-per-class", type=int, default=1000, help="samples per Bravais class (default 1000)")
+    add_common_arguments(parser, epochs=10, batch_size=64, lr=0.002, n_per_class=1000, out="autoencoder.pt", init=False)
     parser.add_argument("--image-size", type=int, default=64, help="image side in pixels (default 64)")
     parser.add_argument("--pixel-size", type=float, default=0.3, help="training pixel size in Å (default 0.3)")
     parser.add_argument("--latent", type=int, default=1120, help="latent vector length (default 1120, as AtomVision)")
     parser.add_argument("--channels", type=int, default=16, help="channels after the first downsampling")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cache-dir", default=os.path.join(os.path.expanduser("~"), ".cache", "motifkit", "learn"),
-                        help="folder of the .npz dataset cache")
-    parser.add_argument("--out", default=None, help="checkpoint path (default autoencoder.pt)")
-    parser.add_argument("--metrics", default=None, help="also write the test metrics as JSON to this file")
-    parser.add_argument("--device", default=None)
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--quiet", action="store_true")
-
 
 def run_train(args) -> int:
     """Train the autoencoder on the Bravais dataset; report held-out MSE/PSNR and the mean-image baseline."""

@@ -28,16 +28,22 @@ TASKS = {
 _DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "motifkit", "learn")
 
 
-def add_common_arguments(parser, *, epochs: int, batch_size: int, lr: float, n_per_class: int) -> None:
-    """Options every training task shares (data size, optimiser, seed, checkpoints, device)."""
+def add_common_arguments(parser, *, epochs: int, batch_size: int, lr: float, n_per_class: int,
+                         out: str = "<task>.pt", init: bool = True) -> None:
+    """Options every training task shares (data size, optimiser, seed, checkpoints, device).
+
+    ``out`` is the default checkpoint name shown in the help; ``init=False`` leaves out
+    ``--init`` for tasks that cannot continue from a checkpoint.
+    """
     parser.add_argument("--n-per-class", type=int, default=n_per_class, help=f"samples per Bravais class (default {n_per_class})")
     parser.add_argument("--epochs", type=int, default=epochs, help=f"(default {epochs})")
     parser.add_argument("--batch-size", type=int, default=batch_size, help=f"(default {batch_size})")
     parser.add_argument("--lr", type=float, default=lr, help=f"peak learning rate of the one-cycle schedule (default {lr})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the dataset, split and training (default 0)")
     parser.add_argument("--cache-dir", default=_DEFAULT_CACHE, help="folder of the .npz dataset cache")
-    parser.add_argument("--init", default=None, help="start from this checkpoint's weights (continue training)")
-    parser.add_argument("--out", default=None, help="checkpoint path (default <task>.pt)")
+    if init:
+        parser.add_argument("--init", default=None, help="start from this checkpoint's weights (continue training)")
+    parser.add_argument("--out", default=None, help=f"checkpoint path (default {out})")
     parser.add_argument("--metrics", default=None, help="also write the test metrics as JSON to this file")
     parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")

@@ -39,6 +39,7 @@ nn = torch.nn
 F = torch.nn.functional
 
 from .models import MODEL_TYPES
+from .cli import add_common_arguments
 from .train import confusion_matrix, default_device, load_checkpoint, report_metrics, save_checkpoint
 
 #: Radius in Å of the disk whose pixels give a node's statistics when positions are given.
@@ -694,7 +695,7 @@ def _cutoff_argument(text):
 
 def add_train_arguments(parser) -> None:
     """Arguments of ``motifkit train gnn``."""
-    parser.add_argument("--n-per-class", type=int, default=1000, help="samples per Bravais class (default 1000)")
+    add_common_arguments(parser, epochs=30, batch_size=32, lr=0.002, n_per_class=1000, out="gnn.pt", init=False)
     parser.add_argument("--image-size", type=int, default=64, help="image side in pixels (default 64)")
     parser.add_argument("--pixel-size", type=float, default=0.3, help="training pixel size in Å (default 0.3)")
     parser.add_argument("--cutoff", type=_cutoff_argument, default=4.0,
@@ -706,20 +707,8 @@ def add_train_arguments(parser) -> None:
     parser.add_argument("--channels", type=int, default=64)
     parser.add_argument("--alignn-layers", type=int, default=3)
     parser.add_argument("--gcn-layers", type=int, default=2)
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule")
     parser.add_argument("--train-limit", type=int, default=None,
                         help="train on at most this many (randomly chosen) graphs of the training split")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the dataset, split and training")
-    parser.add_argument("--cache-dir", default=os.path.join(os.path.expanduser("~"), ".cache", "motifkit", "learn"),
-                        help="folder of the .npz dataset cache")
-    parser.add_argument("--out", default=None, help="checkpoint path (default gnn.pt)")
-    parser.add_argument("--metrics", default=None, help="also write the test metrics as JSON to this file")
-    parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-
 
 def run_train(args) -> int:
     """Dataset -> graphs -> train ALIGNN -> held-out test accuracy and confusion matrix."""

@@ -34,6 +34,7 @@ nn = torch.nn
 F = torch.nn.functional
 
 from .models import MODEL_TYPES
+from .cli import add_common_arguments
 from .train import default_device, load_checkpoint, report_metrics, save_checkpoint
 
 SCALE = 4
@@ -414,25 +415,13 @@ def super_resolve(image, model=None) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 def add_train_arguments(parser) -> None:
     """Arguments of ``motifkit train srgan``."""
-    parser.add_argument("--n-per-class", type=int, default=400, help="high-resolution images per Bravais class (default 400)")
+    add_common_arguments(parser, epochs=5, batch_size=32, lr=0.001, n_per_class=400, out="sr_generator.pt", init=False)
     parser.add_argument("--image-size", type=int, default=64, help="high-resolution image side, a multiple of 4 (default 64)")
     parser.add_argument("--channels", type=int, default=32)
     parser.add_argument("--blocks", type=int, default=6, help="residual blocks of the generator")
     parser.add_argument("--pretrain-epochs", type=int, default=10, help="L1 pre-training epochs")
-    parser.add_argument("--epochs", type=int, default=5, help="adversarial fine-tuning epochs")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--train-limit", type=int, default=None,
                         help="train on at most this many (randomly chosen) images of the training split")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cache-dir", default=os.path.join(os.path.expanduser("~"), ".cache", "motifkit", "learn"),
-                        help="folder of the .npz dataset cache")
-    parser.add_argument("--out", default=None, help="generator checkpoint path (default sr_generator.pt)")
-    parser.add_argument("--metrics", default=None, help="also write the test metrics as JSON to this file")
-    parser.add_argument("--device", default=None)
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--quiet", action="store_true")
-
 
 def run_train(args) -> int:
     """Simulate clean high-resolution images, train the SRGAN, report held-out PSNR against bicubic."""
