@@ -226,6 +226,7 @@ def analyze(
     n_max: int = 10,
     rotation_invariant: bool = True,
     projection: str = "inner",
+    edge_taper: float | None = None,
     column_options: dict | None = None,
     layout_options: dict | None = None,
     labeling_options: dict | None = None,
@@ -254,6 +255,11 @@ def analyze(
         tell apart motifs that differ only by orientation).
     projection : {"inner", "lstsq"}
         Zernike projection: the paper's matrix approximation or the exact least squares.
+    edge_taper : float in [0, 1), optional
+        Radial raised-cosine taper of the patch disk (fraction of the radius); 0 is the
+        paper's hard edge. Default :data:`motifkit.zernike.DEFAULT_EDGE_TAPER` (0.15),
+        which keeps the features of a lattice seen at different angles within 0.5 %. See :class:`motifkit.ZernikeFeatures`: a taper makes the
+        rotation-invariant features of a lattice seen at different angles agree.
     column_options, layout_options, labeling_options : dict, optional
         Extra keyword arguments for :func:`motifkit.find_columns`,
         :class:`motifkit.ForceRelaxedLayout` and :class:`motifkit.MotifLabeler`.
@@ -286,9 +292,11 @@ def analyze(
     from .layout import ForceRelaxedLayout
     from .motifs import MotifLabeler, class_averages, reconstruct, reconstruction_residual
     from .patches import extract_patches
-    from .zernike import ZernikeFeatures
+    from .zernike import DEFAULT_EDGE_TAPER, ZernikeFeatures
 
     micrograph = as_micrograph(image, pixel_size=pixel_size)
+    edge_taper = DEFAULT_EDGE_TAPER if edge_taper is None else edge_taper
+    positions_given = positions is not None
     column_options = dict(column_options or {})
     layout_options = dict(layout_options or {})
     labeling_options = dict(labeling_options or {})
@@ -329,7 +337,9 @@ def analyze(
     advance("features")
 
     with timer("features"):
-        zernike = ZernikeFeatures(n_max=n_max, rotation_invariant=rotation_invariant, projection=projection)
+        zernike = ZernikeFeatures(
+            n_max=n_max, rotation_invariant=rotation_invariant, projection=projection, edge_taper=edge_taper
+        )
         features = zernike.fit_transform(patches)
     advance("layout")
 
@@ -362,10 +372,11 @@ def analyze(
     parameters = {
         "patch_size": patch_size,
         "lattice_spacing_px": spacing,
-        "positions_given": positions is not None,
+        "positions_given": positions_given,
         "n_max": int(n_max),
         "rotation_invariant": bool(rotation_invariant),
         "projection": projection,
+        "edge_taper": float(edge_taper),
         "random_state": random_state if isinstance(random_state, (int, type(None))) else repr(random_state),
         "column_options": column_options,
         "layout_options": {k: v for k, v in fr.get_params().items()},

@@ -579,8 +579,8 @@ def joint_vocabulary(
     Parameters
     ----------
     analyses : sequence of MotifAnalysis or analysis file paths
-        At least one; all with the same patch size, ``n_max`` and
-        ``rotation_invariant`` (otherwise the features are not comparable).
+        At least one; all with the same patch size, ``n_max``, ``rotation_invariant``
+        and ``edge_taper`` (otherwise the features are not comparable).
     max_fit_points : int or None
         Lay out at most this many columns (a random subset over all images); the others
         get the label of their nearest laid-out column in correlation distance. None:
@@ -612,13 +612,14 @@ def joint_vocabulary(
         raise ParameterError("joint_vocabulary needs at least one analysis (MotifAnalysis or file path).")
     loaded = [a if isinstance(a, MotifAnalysis) else load_analysis(a) for a in items]
     keys = {
+        # analyses saved before the taper existed used the hard disk edge
         (a.parameters.get("patch_size"), a.parameters.get("n_max"), a.parameters.get("rotation_invariant"),
-         a.features.shape[1])
+         float(a.parameters.get("edge_taper", 0.0)), a.features.shape[1])
         for a in loaded
     }
     if len(keys) != 1:
         raise ParameterError(
-            "The analyses differ in patch_size / n_max / rotation_invariant "
+            "The analyses differ in patch_size / n_max / rotation_invariant / edge_taper "
             f"({sorted(keys, key=str)}); their features are not comparable. Re-run them with "
             "the same options, e.g. analyze_many(..., patch_size=..., n_max=...)."
         )
@@ -1059,6 +1060,7 @@ def analyze_tiled(
     patch_size: int | None = None,
     n_max: int = 10,
     rotation_invariant: bool = True,
+    edge_taper: float | None = None,
     max_fit_points: int | None = 20000,
     column_options: dict | None = None,
     layout_options: dict | None = None,
@@ -1084,8 +1086,9 @@ def analyze_tiled(
     patch_size : int, optional
         Odd patch side in px; default :func:`motifkit.suggest_patch_size` of the
         lattice spacing.
-    n_max, rotation_invariant
-        Zernike features (see :class:`motifkit.ZernikeFeatures`).
+    n_max, rotation_invariant, edge_taper
+        Zernike features (see :class:`motifkit.ZernikeFeatures`; ``edge_taper`` None is
+        its default).
     max_fit_points : int or None
         Columns laid out and labelled directly.
     column_options : dict, optional
@@ -1109,8 +1112,9 @@ def analyze_tiled(
     """
     from .columns import suggest_patch_size
     from .micrograph import Micrograph
-    from .zernike import ZernikeFeatures
+    from .zernike import DEFAULT_EDGE_TAPER, ZernikeFeatures
 
+    edge_taper = DEFAULT_EDGE_TAPER if edge_taper is None else edge_taper
     timer = Timer()
     column_options = dict(column_options or {})
     with timer("columns"):
@@ -1127,7 +1131,7 @@ def analyze_tiled(
     height, width = (int(n) for n in data.shape)
     reach = patch_size // 2 + 2
     bounds = [_with_halo(core, (height, width), reach, 1) for core in columns.tiles]
-    zernike = ZernikeFeatures(n_max=n_max, rotation_invariant=rotation_invariant)
+    zernike = ZernikeFeatures(n_max=n_max, rotation_invariant=rotation_invariant, edge_taper=edge_taper)
 
     kept_index, border_index, feature_parts = [], [], []
     with timer("features"):
@@ -1186,6 +1190,7 @@ def analyze_tiled(
             "patch_size": patch_size,
             "n_max": int(n_max),
             "rotation_invariant": bool(rotation_invariant),
+            "edge_taper": float(edge_taper),
             "max_fit_points": max_fit_points,
             "layout_options": dict(layout_options or {}),
             "labeling_options": labeler.get_params(),
@@ -1220,6 +1225,7 @@ def add_batch_parser(subparsers):
     batch.add_argument("--patch-size", type=int, default=None, help="patch side in px (odd; default: per image from the lattice spacing)")
     batch.add_argument("--n-max", type=int, default=10, help="highest Zernike order (default: 10)")
     batch.add_argument("--no-rotation-invariance", action="store_true", help="orientation-sensitive features")
+    batch.add_argument("--edge-taper", type=float, default=None, help="radial taper of the patch disk, fraction of its radius (default: 0.15; 0 = the paper's hard edge)")
     batch.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     batch.add_argument("--no-resume", action="store_true", help="redo images that were already analysed")
     batch.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -1252,6 +1258,7 @@ def batch_main(args) -> int:
             patch_size=args.patch_size,
             n_max=args.n_max,
             rotation_invariant=not args.no_rotation_invariance,
+            edge_taper=args.edge_taper,
             random_state=args.seed,
         )
     print(f"{result.count('ok')} analysed, {result.count('skipped')} skipped (done before), "

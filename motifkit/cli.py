@@ -80,6 +80,7 @@ def _cmd_analyze(args) -> int:
         patch_size=args.patch_size,
         n_max=args.n_max,
         rotation_invariant=not args.no_rotation_invariance,
+        edge_taper=args.edge_taper,
         random_state=args.seed,
         verbose=not args.quiet,
     )
@@ -116,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--patch-size", type=int, default=None, help="patch side in px (odd; default: from the lattice spacing)")
     analyze.add_argument("--n-max", type=int, default=10, help="highest Zernike order (default: 10)")
     analyze.add_argument("--no-rotation-invariance", action="store_true", help="orientation-sensitive features")
+    analyze.add_argument("--edge-taper", type=float, default=None, help="radial taper of the patch disk, fraction of its radius (default: 0.15; 0 = the paper's hard edge)")
     analyze.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     analyze.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     analyze.set_defaults(func=_cmd_analyze)

@@ -387,7 +387,24 @@ class _BasisData:
             self._svd = np.linalg.svd(matrix, compute_uv=False)
         return self._svd
 
-    def projector64(self, projection: str) -> np.ndarray:
+    def taper_weights(self, edge_taper: float) -> np.ndarray:
+        """Radial weights (s*s,): 1 inside ``1 - edge_taper``, a raised cosine to 0 at the rim."""
+        x, y = _pixel_grid(self.size)
+        radius = np.hypot(x, y).ravel()
+        if edge_taper <= 0:
+            return (radius <= 1.0).astype(np.float64)
+        ramp = np.clip((1.0 - radius) / edge_taper, 0.0, 1.0)
+        return 0.5 - 0.5 * np.cos(np.pi * ramp)
+
+    def projector64(self, projection: str, edge_taper: float = 0.0) -> np.ndarray:
+        if edge_taper > 0:
+            key = ("full", projection, float(edge_taper))
+            if key not in self._cache:
+                # the taper is radial, so the projector keeps the mirror parities the fold relies on
+                proj = self.projector64(projection) * self.taper_weights(edge_taper)[:, None]
+                proj.flags.writeable = False
+                self._cache[key] = proj
+            return self._cache[key]
         key = ("full", projection)
         if key not in self._cache:
             basis = self.functions.reshape(len(self.indices), -1)  # (J, s*s)
@@ -415,21 +432,21 @@ class _BasisData:
             self._cache[key] = proj
         return self._cache[key]
 
-    def projector(self, projection: str, dtype) -> np.ndarray:
+    def projector(self, projection: str, dtype, edge_taper: float = 0.0) -> np.ndarray:
         dtype = np.dtype(dtype)
-        key = ("full", projection, dtype)
+        key = ("full", projection, dtype, float(edge_taper))
         if key not in self._cache:
-            proj = np.ascontiguousarray(self.projector64(projection), dtype=dtype)
+            proj = np.ascontiguousarray(self.projector64(projection, edge_taper), dtype=dtype)
             proj.flags.writeable = False
             self._cache[key] = proj
         return self._cache[key]
 
-    def folded(self, projection: str, dtype):
+    def folded(self, projection: str, dtype, edge_taper: float = 0.0):
         """Packed projectors for the folded patches: (K_even, J_even), (K_odd, J_odd)."""
         dtype = np.dtype(dtype)
-        key = ("folded", projection, dtype)
+        key = ("folded", projection, dtype, float(edge_taper))
         if key not in self._cache:
-            proj = self.projector64(projection)
+            proj = self.projector64(projection, edge_taper)
             even = _pad_columns(proj[np.ix_(self.even_pixels, self.even_cols)], dtype)
             odd = _pad_columns(proj[np.ix_(self.odd_pixels, self.odd_cols)], dtype)
             # moments of a constant 1 on the disk (for per-patch mean removal)
@@ -471,6 +488,26 @@ def _check_projection(projection) -> str:
             "paper's matrix approximation, 'lstsq' the exact least-squares fit."
         )
     return projection
+
+
+#: Default radial taper of the patch disk (fraction of the radius). Measured with
+#: ``benchmarks/accuracy.py`` (seeds 0 and 1) against the hard edge (0): features of really
+#: rotated MoSe2 lattices change by at most 0.41 % (9.85 %); real WSe2:Ti macro-F1
+#: 0.935-0.936 (0.932); synthetic ARI unchanged (0.979/0.973); twisted-bilayer feature
+#: domains 0.907 (0.898). 0.05 leaves 2.2 % rotation change, 0.1 gives macro-F1 0.944 but
+#: feature domains 0.879, 0.2-0.3 drop macro-F1 to 0.87-0.92 (less of the neighbours
+#: reaches the features).
+DEFAULT_EDGE_TAPER = 0.15
+
+
+def _check_edge_taper(edge_taper) -> float:
+    if isinstance(edge_taper, (bool, np.bool_)) or not isinstance(edge_taper, (int, float, np.integer, np.floating)) \
+            or not 0.0 <= float(edge_taper) < 1.0:
+        raise ParameterError(
+            f"edge_taper must be a fraction of the patch radius in [0, 1), got {edge_taper!r}; "
+            "0 keeps the hard disk edge, the default 0.15 makes rotated lattices agree."
+        )
+    return float(edge_taper)
 
 
 def _check_dtype(dtype) -> np.dtype:
@@ -689,15 +726,15 @@ def _chunk_rows(size: int, itemsize: int) -> int:
     return int(np.clip(2**20 // (size * size * itemsize), 32, 4096))
 
 
-def _project(patches, data: _BasisData, projection, dtype, n_jobs, *, normalize, rotation_invariant):
-    """Moments of ``patches`` (N, s, s).
+def _project(patches, data: _BasisData, projection, dtype, n_jobs, *, normalize, rotation_invariant, edge_taper=0.0):
+    """Moments of ``patches`` (N, s, s), each weighted by the radial taper of ``edge_taper``.
 
     Returns the (N, F) features (real moments in j order, or the rotation-invariant
     features in complex-index order) and the number of constant patches met by
     ``normalize="zscore"``.
     """
     n_patches = patches.shape[0]
-    proj_even, proj_odd, ones_moments = data.folded(projection, dtype)
+    proj_even, proj_odd, ones_moments = data.folded(projection, dtype, edge_taper)
     n_even, n_odd = proj_even.shape[1], proj_odd.shape[1]  # padded widths
     if rotation_invariant:
         layout = _invariant_layout(data.n_max)
@@ -1023,6 +1060,14 @@ class ZernikeFeatures(TransformerMixin, BaseEstimator):
         mean (drift in background level); ``"zscore"`` also divides by its standard
         deviation (contrast varying across the field of view). Constant patches under
         ``"zscore"`` give all-zero features and a warning with their count.
+    edge_taper : float in [0, 1), default 0.15
+        Fraction of the disk radius over which pixel weights fall from 1 to 0 as a
+        raised cosine before projection (:data:`DEFAULT_EDGE_TAPER`). 0 is the paper's
+        hard disk edge, which is not rotation invariant on a pixel grid: the pixels
+        that enter or leave the disk when a lattice is rotated by a non-multiple of
+        90 degrees change the rotation-invariant features of the same column type by
+        up to 9.8 % (MoSe2, 33 px patches, 17-133 degrees); the default taper keeps
+        that within 0.5 % without losing accuracy elsewhere.
     dtype : float32 or float64, default float32
         Precision of the GEMM and of the output.
     n_jobs : int or None, default None
@@ -1067,6 +1112,7 @@ class ZernikeFeatures(TransformerMixin, BaseEstimator):
         rotation_invariant=True,
         projection="inner",
         normalize=None,
+        edge_taper=DEFAULT_EDGE_TAPER,
         dtype=np.float32,
         n_jobs=None,
     ):
@@ -1074,6 +1120,7 @@ class ZernikeFeatures(TransformerMixin, BaseEstimator):
         self.rotation_invariant = rotation_invariant
         self.projection = projection
         self.normalize = normalize
+        self.edge_taper = edge_taper
         self.dtype = dtype
         self.n_jobs = n_jobs
 
@@ -1088,6 +1135,7 @@ class ZernikeFeatures(TransformerMixin, BaseEstimator):
             raise ParameterError(
                 f"rotation_invariant must be True or False, got {self.rotation_invariant!r}."
             )
+        _check_edge_taper(self.edge_taper)
         return n_max, projection, _check_dtype(self.dtype), _check_n_jobs(self.n_jobs)
 
     def fit(self, X, y=None):
@@ -1168,6 +1216,7 @@ class ZernikeFeatures(TransformerMixin, BaseEstimator):
         features, n_constant = _project(
             patches, self.basis_._data, projection, dtype, n_jobs,
             normalize=self.normalize, rotation_invariant=bool(self.rotation_invariant),
+            edge_taper=float(self.edge_taper),
         )
         if n_constant:
             warnings.warn(
@@ -1189,7 +1238,9 @@ class ZernikeFeatures(TransformerMixin, BaseEstimator):
         -------
         ndarray, shape (N, s, s)
             Exact for ``projection="lstsq"`` when the patches lie in the span of the
-            basis; with ``normalize`` the normalised patches are returned.
+            basis; with ``normalize`` the normalised patches are returned, with
+            ``edge_taper`` the tapered patches, approximately (a tapered patch is not
+            exactly in the span); use ``edge_taper=0`` for an exact round trip.
         """
         from sklearn.utils.validation import check_is_fitted
 

@@ -160,14 +160,16 @@ def test_cli_analyze_writes_analysis_figure_and_report(tmp_path):
     motifkit.io.write(sim.image, image_path)
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "motifkit.cli", "analyze", str(image_path), "-o", str(out), "-q"],
+        [sys.executable, "-m", "motifkit.cli", "analyze", str(image_path), "-o", str(out), "-q", "--edge-taper", "0"],
         capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     assert (out / "analysis.h5").is_file() and (out / "summary.png").stat().st_size > 10_000
     report = (out / "report.txt").read_text()
     assert "motifs:" in report and "columns:" in report
-    assert motifkit.load_analysis(out / "analysis.h5").n_columns > 100
+    loaded = motifkit.load_analysis(out / "analysis.h5")
+    assert loaded.n_columns > 100
+    assert loaded.parameters["edge_taper"] == 0.0 and loaded.parameters["positions_given"] is False
 
 
 def test_cli_reports_bad_input_without_traceback(tmp_path):
