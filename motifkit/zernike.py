@@ -388,12 +388,10 @@ class _BasisData:
         return self._svd
 
     def taper_weights(self, edge_taper: float) -> np.ndarray:
-        """Radial weights (s*s,): 1 inside ``1 - edge_taper``, a raised cosine to 0 at the rim."""
+        """Radial weights (s*s,) for ``edge_taper > 0``: 1 inside ``1 - edge_taper``, a raised
+        cosine to 0 at the rim of the disk."""
         x, y = _pixel_grid(self.size)
-        radius = np.hypot(x, y).ravel()
-        if edge_taper <= 0:
-            return (radius <= 1.0).astype(np.float64)
-        ramp = np.clip((1.0 - radius) / edge_taper, 0.0, 1.0)
+        ramp = np.clip((1.0 - np.hypot(x, y).ravel()) / edge_taper, 0.0, 1.0)
         return 0.5 - 0.5 * np.cos(np.pi * ramp)
 
     def projector64(self, projection: str, edge_taper: float = 0.0) -> np.ndarray:
