@@ -32,8 +32,10 @@ MIN_CANONICAL_FOV_PX = 48
 PRETRAINED = {
     "bravais_cnn": ("bravais_cnn.pt", ("motifkit train cnn --n-per-class 1000 --epochs 12 --threads 1 "
                                        "--out motifkit/learn/weights/bravais_cnn.pt")),
-    "atom_unet": ("atom_unet.pt", ("motifkit train unet --n-per-class 400 --epochs 3 --lr 7e-4 --seed 2 "
-                                   "--init <previous atom_unet.pt> --out motifkit/learn/weights/atom_unet.pt")),
+    # second of two runs; the first: motifkit train unet --n-per-class 1000 --epochs 16 --lr 3e-3
+    # --seed 3 --base-channels 24 --threads 1 --out unet_w24.pt
+    "atom_unet": ("atom_unet.pt", ("motifkit train unet --init unet_w24.pt --n-per-class 2000 --epochs 6 "
+                                   "--lr 7e-4 --seed 4 --threads 1 --out motifkit/learn/weights/atom_unet.pt")),
     "sr_generator": ("sr_generator.pt", ("motifkit train srgan --n-per-class 400 --train-limit 800 --channels 16 "
                                          "--blocks 4 --pretrain-epochs 4 --epochs 1 --batch-size 16 --lr 2e-3 "
                                          "--threads 1 --out motifkit/learn/weights/sr_generator.pt")),
