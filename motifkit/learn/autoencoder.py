@@ -8,8 +8,6 @@ images, next to the trivial baseline of predicting the mean training image.
 
 from __future__ import annotations
 
-import argparse
-import os
 
 import numpy as np
 
@@ -24,7 +22,7 @@ F = torch.nn.functional
 from .models import MODEL_TYPES
 from .srgan import psnr
 from .cli import add_common_arguments
-from .train import _dihedral, default_device, report_metrics, save_checkpoint
+from .train import _dihedral, default_device, finish_training, save_checkpoint, task_main
 
 
 class ConvAutoencoder(nn.Module):
@@ -222,15 +220,11 @@ def run_train(args) -> int:
                                        random_state=args.seed, verbose=verbose)
     metrics = {"autoencoder": reconstruction_error(model, test.images, args.device),
                "mean_image_baseline": mean_image_baseline(train.images, test.images), "latent_size": args.latent}
-    save_checkpoint(out, model, data_config=config, metrics=metrics)
-    metrics["history"] = history
-    return report_metrics(metrics, args.metrics)
+    return finish_training(out, model, config, metrics, history, args.metrics)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m motifkit.learn.autoencoder", description="train the autoencoder")
-    add_train_arguments(parser)
-    return run_train(parser.parse_args(argv))
+    return task_main("python -m motifkit.learn.autoencoder", "train the autoencoder", add_train_arguments, run_train, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

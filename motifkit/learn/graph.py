@@ -21,8 +21,6 @@ Batching concatenates graphs with index offsets and aggregates with ``index_add_
 
 from __future__ import annotations
 
-import argparse
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +38,7 @@ F = torch.nn.functional
 
 from .models import MODEL_TYPES
 from .cli import add_common_arguments
-from .train import confusion_matrix, default_device, load_checkpoint, report_metrics, save_checkpoint
+from .train import confusion_matrix, default_device, finish_training, load_checkpoint, save_checkpoint, task_main
 
 #: Radius in Å of the disk whose pixels give a node's statistics when positions are given.
 POSITION_DISK_RADIUS = 0.6
@@ -735,15 +733,11 @@ def run_train(args) -> int:
     metrics = evaluate_graph_classifier(model, test, args.device)
     metrics.update(n_train=len(train), cutoff=args.cutoff, normalise_lengths=bool(getattr(args, "normalise_lengths", False)), source=args.source, mean_nodes=float(np.mean([g.n_nodes for g in test])),
                    mean_edges=float(np.mean([g.n_edges for g in test])))
-    save_checkpoint(out, model, data_config=config, metrics=metrics)
-    metrics["history"] = history
-    return report_metrics(metrics, args.metrics)
+    return finish_training(out, model, config, metrics, history, args.metrics)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m motifkit.learn.graph", description="train the ALIGNN graph classifier")
-    add_train_arguments(parser)
-    return run_train(parser.parse_args(argv))
+    return task_main("python -m motifkit.learn.graph", "train the ALIGNN graph classifier", add_train_arguments, run_train, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

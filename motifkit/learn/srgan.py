@@ -18,7 +18,6 @@ additive Gaussian noise (:func:`degrade`).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 
@@ -35,7 +34,7 @@ F = torch.nn.functional
 
 from .models import MODEL_TYPES
 from .cli import add_common_arguments
-from .train import default_device, load_checkpoint, report_metrics, save_checkpoint
+from .train import default_device, finish_training, load_checkpoint, save_checkpoint, task_main
 
 SCALE = 4
 
@@ -444,15 +443,11 @@ def run_train(args) -> int:
     metrics = evaluate_super_resolution(generator, test.images, test_low, args.device)
     metrics["n_train"] = len(train)
     metrics["best_validation"] = max(history, key=lambda h: h["psnr_sr"]) if history else None
-    save_checkpoint(out, generator, data_config=config, metrics=metrics)
-    metrics["history"] = history
-    return report_metrics(metrics, args.metrics)
+    return finish_training(out, generator, config, metrics, history, args.metrics)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m motifkit.learn.srgan", description="train the 4x SRGAN")
-    add_train_arguments(parser)
-    return run_train(parser.parse_args(argv))
+    return task_main("python -m motifkit.learn.srgan", "train the 4x SRGAN", add_train_arguments, run_train, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

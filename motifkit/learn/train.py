@@ -393,6 +393,20 @@ def report_metrics(metrics: dict, path=None) -> int:
     return 0
 
 
+def finish_training(out, model, data_config, metrics: dict, history: list, metrics_path=None) -> int:
+    """End of every training command: save the checkpoint (metrics without the per-epoch
+    history), then print and optionally write the metrics with it; returns 0."""
+    save_checkpoint(out, model, data_config=data_config, metrics=metrics)
+    return report_metrics({**metrics, "history": history}, metrics_path)
+
+
+def task_main(prog: str, description: str, add_arguments, run, argv=None) -> int:
+    """``python -m motifkit.learn.<module>``: parse one task's options and run it."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
 def run_train(args) -> int:
     """Generate/load the dataset, train, evaluate on the held-out test split, save.
 
@@ -435,11 +449,9 @@ def run_train(args) -> int:
         model, history = train_segmenter(train, val, model=model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                          checkpoint=out, device=args.device, random_state=args.seed, verbose=verbose)
         metrics = evaluate_segmenter(model, test, args.device, symmetrise=True)
-    metrics["history"] = history
     metrics["n_rejected_draws"] = data.n_rejected
     metrics["command"] = getattr(args, "command_line", None)
-    save_checkpoint(out, model, data_config=config, metrics={k: v for k, v in metrics.items() if k != "history"})
-    return report_metrics(metrics, args.metrics)
+    return finish_training(out, model, config, metrics, history, args.metrics)
 
 
 def main(argv=None) -> int:
